@@ -1,0 +1,54 @@
+#include "cli/cli_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+void cli_load_dit(DitModel *m, const char *path, int heads, int max_batch, int training) {
+    DitConfig cfg;
+    float *params = NULL;
+    LzError err;
+    if (dit_load(path, heads, &cfg, &params, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+    }
+    dit_build(m, &cfg, params, max_batch, training);
+}
+
+NpyArray cli_read_f32(const char *path) {
+    NpyArray a;
+    LzError err;
+    if (npy_read_f32(path, &a, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+    }
+    return a;
+}
+
+NpyArray cli_read_i64(const char *path) {
+    NpyArray a;
+    LzError err;
+    if (npy_read_i64(path, &a, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+    }
+    return a;
+}
+
+void cli_write_f32(const char *path, int ndim, const long *shape, const float *data) {
+    LzError err;
+    if (npy_write(path, NPY_F32, ndim, shape, data, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+    }
+}
+
+const char *cli_si(double v, char *buf, int buflen) {
+    const char *unit[] = {"", " K", " M", " G", " T", " P"};
+    int k = 0;
+    while (v >= 1000 && k < 5) {
+        v /= 1000;
+        k++;
+    }
+    snprintf(buf, buflen, "%.4g%s", v, unit[k]);
+    return buf;
+}

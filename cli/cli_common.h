@@ -1,0 +1,18 @@
+// cli_common.h: small pieces every subcommand needs: loading inputs with
+// one-line errors, and formatting.
+#pragma once
+#include "model/dit.h"
+#include "model/npy.h"
+
+// Loads a DiT checkpoint and builds it for `max_batch` rows; exits with a
+// one-line error naming the file on failure.
+void cli_load_dit(DitModel *m, const char *path, int heads, int max_batch, int training);
+// Reads .npy as float32 / int64, exiting with the reader's one-line error.
+NpyArray cli_read_f32(const char *path);
+NpyArray cli_read_i64(const char *path);
+// Writes .npy (atomically), exiting with a one-line error on failure.
+void cli_write_f32(const char *path, int ndim, const long *shape, const float *data);
+// --guide-channels: "3" -> 3, "all" -> every epsilon channel (C); exits 2 on junk.
+int cli_parse_guide_channels(const char *text, const DitConfig *c);
+// "12.3 G" style formatting of a count.
+const char *cli_si(double value, char *buf, int buflen);

@@ -1,0 +1,98 @@
+// lazydit forward: one forward pass (or forward_with_cfg) on .npy inputs.
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+
+// "3" -> 3, "all" -> the number of epsilon channels.
+int cli_parse_guide_channels(const char *text, const DitConfig *c) {
+    if (!strcmp(text, "all")) return c->in_channels;
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (*end || v < 1) {
+        fprintf(stderr, "lazydit: --guide-channels expects a positive integer or 'all', got '%s'\n", text);
+        exit(2);
+    }
+    return (int)v;
+}
+
+int cmd_forward(int argc, char **argv) {
+    const char *weights = NULL, *xpath = NULL, *tpath = NULL, *ypath = NULL, *out = NULL, *guide = "3";
+    double cfg_scale = 0;
+    int heads = 0;
+    ArgSpec specs[] = {
+        {"--weights", ARG_STRING, &weights, true, "DiT checkpoint (.safetensors)", false},
+        {"--x", ARG_STRING, &xpath, true, "inputs (N, C, H, W) float32 .npy", false},
+        {"--t", ARG_STRING, &tpath, true, "timesteps (N,) integer or float .npy", false},
+        {"--y", ARG_STRING, &ypath, true, "labels (N,) integer .npy; num_classes = null class", false},
+        {"--cfg-scale", ARG_DOUBLE, &cfg_scale, false,
+         "run forward_with_cfg with this scale: N even, y = conditional labels then null labels", false},
+        {"--guide-channels", ARG_STRING, &guide, false,
+         "channels guided by CFG: 3 (official default) or 'all' (every epsilon channel)", false},
+        {"--heads", ARG_INT, &heads, false, "attention heads if the file does not say (default: inferred)", false},
+        {"--out", ARG_STRING, &out, true, "output (N, Cout, H, W) float32 .npy", false},
+    };
+    ArgParser p = {"forward", "--weights W --x X.npy --t T.npy --y Y.npy [--cfg-scale S] --out OUT.npy",
+                   "Runs the DiT on a batch exactly as the official model's forward(x, t, y), or\n"
+                   "forward_with_cfg(x, t, y, S) when --cfg-scale is given (the first half of x is\n"
+                   "used for both halves, as upstream).",
+                   specs, sizeof specs / sizeof specs[0], 0, 0, {0}, 0};
+    args_parse(&p, argc, argv);
+
+    NpyArray x = cli_read_f32(xpath), t = cli_read_f32(tpath), y = cli_read_i64(ypath);
+    if (x.ndim != 4) {
+        fprintf(stderr, "%s: expected x of shape (N, C, H, W), got %d dimensions\n", xpath, x.ndim);
+        return 1;
+    }
+    int N = (int)x.shape[0];
+    if (t.ndim != 1 || t.shape[0] != N) {
+        fprintf(stderr, "%s: expected t of shape (%d,) to match x\n", tpath, N);
+        return 1;
+    }
+    if (y.ndim != 1 || y.shape[0] != N) {
+        fprintf(stderr, "%s: expected y of shape (%d,) to match x\n", ypath, N);
+        return 1;
+    }
+    DitModel m;
+    cli_load_dit(&m, weights, heads, N, 0);
+    const DitConfig *c = &m.cfg;
+    if (x.shape[1] != c->in_channels || x.shape[2] != c->input_size || x.shape[3] != c->input_size) {
+        fprintf(stderr, "%s: x has shape (%ld, %ld, %ld, %ld) but %s expects (N, %d, %d, %d)\n", xpath, x.shape[0],
+                x.shape[1], x.shape[2], x.shape[3], weights, c->in_channels, c->input_size, c->input_size);
+        return 1;
+    }
+    int *labels = lz_malloc(sizeof(int) * N, "labels");
+    for (int i = 0; i < N; i++) {
+        long long v = ((long long *)y.data)[i];
+        if (v < 0 || v > c->num_classes) {
+            fprintf(stderr, "%s: label %lld at index %d outside 0..%d (%d is the null class)\n", ypath, v, i,
+                    c->num_classes, c->num_classes);
+            return 1;
+        }
+        labels[i] = (int)v;
+    }
+    const float *result;
+    if (args_seen(&p, "--cfg-scale")) {
+        if (N % 2) {
+            fprintf(stderr, "%s: --cfg-scale needs an even batch (conditional half, null half), got %d\n", xpath, N);
+            return 1;
+        }
+        result = dit_forward_cfg(&m, x.data, t.data, labels, N, (float)cfg_scale, cli_parse_guide_channels(guide, c),
+                                 NULL);
+    } else {
+        dit_forward(&m, x.data, t.data, labels, N, NULL);
+        result = m.acts.out;
+    }
+    long shape[4] = {N, dit_out_channels(c), c->input_size, c->input_size};
+    cli_write_f32(out, 4, shape, result);
+    free(labels);
+    npy_free(&x);
+    npy_free(&t);
+    npy_free(&y);
+    dit_free(&m);
+    return 0;
+}

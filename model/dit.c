@@ -1,0 +1,266 @@
+#include "model/dit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/kernels.h"
+
+#define LN_EPS 1e-6f
+
+// --- activation sizes --------------------------------------------------------
+
+// One entry per float family: its pointer slot and its size in floats.
+typedef struct {
+    float **slot;
+    long floats;
+} ActFamily;
+
+static int act_families(ActFamily *f, DitActs *a, const DitConfig *c, int B, int training) {
+    long D = c->hidden, T = dit_tokens(c), M = c->mlp_hidden, H = c->heads, F = c->freq_dim;
+    long Ls = training ? c->depth : 1;  // per-layer families
+    long img_in = (long)B * c->in_channels * c->input_size * c->input_size;
+    long img_out = (long)B * dit_out_channels(c) * c->input_size * c->input_size;
+    long BTD = (long)B * T * D;
+    int n = 0;
+#define FAM(field, size) (f[n].slot = &a->field, f[n].floats = (size), n++)
+    FAM(patches, (long)B * T * dit_patch_dim(c));
+    FAM(tfreq, (long)B * F);
+    FAM(th, (long)B * D);
+    FAM(th_act, (long)B * D);
+    FAM(c, (long)B * D);
+    FAM(silu_c, (long)B * D);
+    FAM(res, (training ? c->depth + 1 : 1) * BTD);
+    FAM(mid, (training ? c->depth : 0) * BTD);  // inference updates res in place
+    FAM(mod, (long)c->depth * B * 6 * D);
+    FAM(ln1, Ls * BTD);
+    FAM(ln1_mean, Ls * B * T);
+    FAM(ln1_rstd, Ls * B * T);
+    FAM(z1, Ls * BTD);
+    FAM(qkv, Ls * BTD * 3);
+    FAM(att, Ls * B * H * T * T);
+    FAM(atty, Ls * BTD);
+    FAM(y1, Ls * BTD);
+    FAM(ln2, Ls * BTD);
+    FAM(ln2_mean, Ls * B * T);
+    FAM(ln2_rstd, Ls * B * T);
+    FAM(z2, Ls * BTD);
+    FAM(fc1, Ls * B * T * M);
+    FAM(gelu, Ls * B * T * M);
+    FAM(y2, Ls * BTD);
+    FAM(fmod, (long)B * 2 * D);
+    FAM(lnf, BTD);
+    FAM(lnf_mean, (long)B * T);
+    FAM(lnf_rstd, (long)B * T);
+    FAM(zf, BTD);
+    FAM(out_tokens, (long)B * T * dit_out_patch_dim(c));
+    FAM(out, img_out);
+    FAM(cfg_in, img_in);
+    FAM(cfg_out, img_out);
+    FAM(gather_z, BTD);
+    FAM(gather_y, BTD);
+#undef FAM
+    return n;
+}
+
+long dit_acts_bytes(const DitConfig *cfg, int max_batch, int training) {
+    ActFamily f[64];
+    DitActs a;
+    int n = act_families(f, &a, cfg, max_batch, training);
+    long total = 0;
+    for (int i = 0; i < n; i++) total += f[i].floats;
+    return total * (long)sizeof(float) + max_batch * (long)(sizeof(unsigned char) + sizeof(int));
+}
+
+void dit_build(DitModel *m, const DitConfig *cfg, float *params, int max_batch, int training) {
+    LzError err;
+    CHECK(dit_config_validate(cfg, &err) == 0, "dit_build: %s", err.msg);
+    CHECK(max_batch > 0, "dit_build: max_batch %d must be positive", max_batch);
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    m->params_memory = params;
+    dit_params_layout(&m->params, params, cfg);
+    m->max_batch = max_batch;
+    m->training = training;
+    ActFamily f[64];
+    int n = act_families(f, &m->acts, cfg, max_batch, training);
+    long total = 0;
+    for (int i = 0; i < n; i++) total += f[i].floats;
+    m->acts_floats = total;
+    m->acts_memory = lz_calloc(total, sizeof(float), "DiT activations");
+    float *at = m->acts_memory;
+    for (int i = 0; i < n; i++) {
+        *f[i].slot = f[i].floats ? at : NULL;
+        at += f[i].floats;
+    }
+    m->acts.skip = lz_calloc(max_batch, 1, "DiT skip flags");
+    m->acts.kept_rows = lz_calloc(max_batch, sizeof(int), "DiT kept rows");
+}
+
+void dit_free(DitModel *m) {
+    free(m->params_memory);
+    free(m->acts_memory);
+    free(m->acts.skip);
+    free(m->acts.kept_rows);
+    memset(m, 0, sizeof *m);
+}
+
+// --- modules -----------------------------------------------------------------
+
+// Attention module of block l on `B` rows: y (B, T, D) = proj(attention(qkv(z))).
+// Works on any prefix of the activation buffers (the gathered rows of a mixed
+// batch use the same buffers with a smaller B).
+static void attention_module(DitModel *m, int l, float *y, const float *z, int B) {
+    const DitConfig *c = &m->cfg;
+    DitActs *a = &m->acts;
+    DitParams *p = &m->params;
+    int D = c->hidden, T = dit_tokens(c);
+    long BTD = (long)m->max_batch * T * D;
+    float *qkv = dit_layer(m, a->qkv, l, BTD * 3);
+    float *att = dit_layer(m, a->att, l, (long)m->max_batch * c->heads * T * T);
+    float *atty = dit_layer(m, a->atty, l, BTD);
+    linear_forward(qkv, z, p->qkv_w + (long)l * 3 * D * D, p->qkv_b + (long)l * 3 * D, B * T, D, 3 * D);
+    attention_forward(atty, att, qkv, B, T, D, c->heads);
+    linear_forward(y, atty, p->proj_w + (long)l * D * D, p->proj_b + (long)l * D, B * T, D, D);
+}
+
+// MLP module of block l: y (B, T, D) = fc2(GELU_tanh(fc1(z))).
+static void mlp_module(DitModel *m, int l, float *y, const float *z, int B) {
+    const DitConfig *c = &m->cfg;
+    DitActs *a = &m->acts;
+    DitParams *p = &m->params;
+    int D = c->hidden, T = dit_tokens(c), M = c->mlp_hidden;
+    long BTM = (long)m->max_batch * T * M;
+    float *h = dit_layer(m, a->fc1, l, BTM);
+    float *g = dit_layer(m, a->gelu, l, BTM);
+    linear_forward(h, z, p->fc1_w + (long)l * M * D, p->fc1_b + (long)l * M, B * T, D, M);
+    gelu_tanh_forward(g, h, (long)B * T * M);
+    linear_forward(y, g, p->fc2_w + (long)l * D * M, p->fc2_b + (long)l * D, B * T, M, D);
+}
+
+typedef void (*ModuleFn)(DitModel *m, int l, float *y, const float *z, int B);
+
+// Runs one module with the hook protocol of dit.h: decide, compute the kept
+// rows (all of them, a gathered subset, or none), fill.
+static void run_module(DitModel *m, int l, DitModule which, ModuleFn fn, float *y, const float *z, const float *gate,
+                       int B, const DitHooks *hooks) {
+    const DitConfig *c = &m->cfg;
+    int T = dit_tokens(c), D = c->hidden;
+    long row = (long)T * D;
+    DitActs *a = &m->acts;
+    memset(a->skip, 0, (size_t)B);
+    DitModuleView v = {l, which, B, T, D, z, y, gate, 6 * D, a->skip};
+    if (hooks && hooks->decide) hooks->decide(hooks->ctx, &v);
+    int kept = 0;
+    for (int b = 0; b < B; b++)
+        if (!a->skip[b]) a->kept_rows[kept++] = b;
+    CHECK(!m->training || kept == B, "layer %d: skipping rows is not supported in training mode", l);
+    if (kept == B) {
+        fn(m, l, y, z, B);
+    } else if (kept > 0) {
+        for (int k = 0; k < kept; k++) memcpy(a->gather_z + k * row, z + a->kept_rows[k] * row, sizeof(float) * row);
+        fn(m, l, a->gather_y, a->gather_z, kept);
+        for (int k = 0; k < kept; k++) memcpy(y + a->kept_rows[k] * row, a->gather_y + k * row, sizeof(float) * row);
+    }
+    if (hooks && hooks->fill) hooks->fill(hooks->ctx, &v);
+    CHECK(kept == B || (hooks && hooks->fill), "layer %d: rows were skipped but no fill hook provides their output", l);
+}
+
+// --- the forward pass ----------------------------------------------------------
+
+void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int B, const DitHooks *hooks) {
+    const DitConfig *c = &m->cfg;
+    DitActs *a = &m->acts;
+    DitParams *p = &m->params;
+    CHECK(B > 0 && B <= m->max_batch, "dit_forward: batch %d outside 1..%d (the model was built for %d)", B,
+          m->max_batch, m->max_batch);
+    for (int b = 0; b < B; b++)
+        CHECK(y[b] >= 0 && y[b] <= c->num_classes, "dit_forward: label %d of row %d outside 0..%d (%d = null class)",
+              y[b], b, c->num_classes, c->num_classes);
+    int D = c->hidden, T = dit_tokens(c), F = c->freq_dim, L = c->depth, S = c->input_size;
+    long BTD = (long)m->max_batch * T * D, BT = (long)m->max_batch * T, D6 = 6L * D;
+
+    // Patch embedding (Conv2d with kernel = stride = p as one GEMM) + pos_embed.
+    float *x0 = a->res;
+    patchify(a->patches, x, B, c->in_channels, S, S, c->patch);
+    linear_forward(x0, a->patches, p->x_embed_w, p->x_embed_b, B * T, dit_patch_dim(c), D);
+    for (int b = 0; b < B; b++)
+        for (long i = 0; i < (long)T * D; i++) x0[(long)b * T * D + i] += p->pos_embed[i];
+
+    // Conditioning: c = t_embedder(t) + y_embedder(y).
+    timestep_embedding(a->tfreq, t, B, F);
+    linear_forward(a->th, a->tfreq, p->t_fc1_w, p->t_fc1_b, B, F, D);
+    silu_forward(a->th_act, a->th, (long)B * D);
+    linear_forward(a->c, a->th_act, p->t_fc2_w, p->t_fc2_b, B, D, D);
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < D; i++) a->c[(long)b * D + i] += p->y_table[(long)y[b] * D + i];
+    silu_forward(a->silu_c, a->c, (long)B * D);
+
+    for (int l = 0; l < L; l++) {
+        float *xin = m->training ? a->res + (long)l * BTD : a->res;
+        float *xmid = m->training ? a->mid + (long)l * BTD : a->res;
+        float *xout = m->training ? a->res + (long)(l + 1) * BTD : a->res;
+        float *mod = a->mod + (long)l * m->max_batch * D6;  // (B, 6D)
+        float *ln1 = dit_layer(m, a->ln1, l, BTD), *z1 = dit_layer(m, a->z1, l, BTD);
+        float *ln2 = dit_layer(m, a->ln2, l, BTD), *z2 = dit_layer(m, a->z2, l, BTD);
+        float *y1 = dit_layer(m, a->y1, l, BTD), *y2 = dit_layer(m, a->y2, l, BTD);
+
+        // adaLN: chunk order shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp
+        linear_forward(mod, a->silu_c, p->ada_w + (long)l * D6 * D, p->ada_b + (long)l * D6, B, D, (int)D6);
+        const float *shift_msa = mod, *scale_msa = mod + D, *gate_msa = mod + 2 * D;
+        const float *shift_mlp = mod + 3 * D, *scale_mlp = mod + 4 * D, *gate_mlp = mod + 5 * D;
+
+        layernorm_forward(ln1, dit_layer(m, a->ln1_mean, l, BT), dit_layer(m, a->ln1_rstd, l, BT), xin, B * T, D,
+                          LN_EPS);
+        modulate_forward(z1, ln1, shift_msa, scale_msa, B, T, D, (int)D6);
+        run_module(m, l, DIT_ATTN, attention_module, y1, z1, gate_msa, B, hooks);
+        if (xmid != xin) memcpy(xmid, xin, sizeof(float) * B * T * D);
+        gated_residual_forward(xmid, gate_msa, y1, B, T, D, (int)D6);
+
+        layernorm_forward(ln2, dit_layer(m, a->ln2_mean, l, BT), dit_layer(m, a->ln2_rstd, l, BT), xmid, B * T, D,
+                          LN_EPS);
+        modulate_forward(z2, ln2, shift_mlp, scale_mlp, B, T, D, (int)D6);
+        run_module(m, l, DIT_MLP, mlp_module, y2, z2, gate_mlp, B, hooks);
+        if (xout != xmid) memcpy(xout, xmid, sizeof(float) * B * T * D);
+        gated_residual_forward(xout, gate_mlp, y2, B, T, D, (int)D6);
+    }
+
+    // Final layer: adaLN gives shift then scale; linear to p*p*Cout; unpatchify.
+    float *xl = m->training ? a->res + (long)L * BTD : a->res;
+    linear_forward(a->fmod, a->silu_c, p->final_ada_w, p->final_ada_b, B, D, 2 * D);
+    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, xl, B * T, D, LN_EPS);
+    modulate_forward(a->zf, a->lnf, a->fmod, a->fmod + D, B, T, D, 2 * D);
+    linear_forward(a->out_tokens, a->zf, p->final_w, p->final_b, B * T, D, dit_out_patch_dim(c));
+    unpatchify(a->out, a->out_tokens, B, dit_out_channels(c), S, S, c->patch);
+}
+
+const float *dit_forward_cfg(DitModel *m, const float *x, const float *t, const int *y, int B, float scale,
+                             int guide_channels, const DitHooks *hooks) {
+    const DitConfig *c = &m->cfg;
+    CHECK(B % 2 == 0, "forward_with_cfg: batch %d must be even (conditional half, then null half)", B);
+    int Cout = dit_out_channels(c);
+    CHECK(guide_channels >= 1, "forward_with_cfg: guide_channels %d must be >= 1", guide_channels);
+    // Like the upstream slice model_out[:, :3], a count beyond Cout means all channels.
+    if (guide_channels > Cout) guide_channels = Cout;
+    long img_in = (long)c->in_channels * c->input_size * c->input_size;
+    long hw = (long)c->input_size * c->input_size;
+    int half = B / 2;
+    // combined = cat([x[:half], x[:half]])
+    memcpy(m->acts.cfg_in, x, sizeof(float) * half * img_in);
+    memcpy(m->acts.cfg_in + half * img_in, x, sizeof(float) * half * img_in);
+    dit_forward(m, m->acts.cfg_in, t, y, B, hooks);
+    const float *o = m->acts.out;
+    float *r = m->acts.cfg_out;
+    memcpy(r, o, sizeof(float) * B * Cout * hw);
+    for (int b = 0; b < half; b++)
+        for (int ch = 0; ch < guide_channels; ch++) {
+            const float *cond = o + ((long)b * Cout + ch) * hw;
+            const float *uncond = o + ((long)(b + half) * Cout + ch) * hw;
+            float *r1 = r + ((long)b * Cout + ch) * hw, *r2 = r + ((long)(b + half) * Cout + ch) * hw;
+            for (long i = 0; i < hw; i++) {
+                float g = uncond[i] + scale * (cond[i] - uncond[i]);
+                r1[i] = g;
+                r2[i] = g;
+            }
+        }
+    return r;
+}
