@@ -33,11 +33,13 @@ CASES = [
 def main():
     torch.set_num_threads(1)
     os.makedirs(OUT, exist_ok=True)
+    models = {}
     for i, case in enumerate(CASES):
         torch.manual_seed(1000 + i)
         model = DiT(**{k: case[k] for k in ("input_size", "patch", "in_channels", "hidden", "depth", "heads",
                                             "num_classes", "learn_sigma")}).eval()
         randomize_all(model, seed=2000 + i)
+        models[case["name"]] = model
         n, c, s = case["batch"], case["in_channels"], case["input_size"]
         x = torch.randn(n, c, s, s)
         t = torch.tensor([0.0, 999.0, 417.0, 3.5][:n], dtype=torch.float32)  # incl. a fractional timestep
@@ -62,6 +64,19 @@ def main():
             np.save(f"{base}_cfg{g}_out.npy", o.numpy())
             with open(f"{base}_cfg{g}.json", "w") as f:
                 json.dump({"scale": scale, "guide_channels": g}, f)
+    # Gradient golden (dit_c): loss = sum(forward(x, t, y) * R), all parameter
+    # gradients through autograd. The C backward must match per tensor.
+    torch.manual_seed(3000)
+    model = models["dit_c"]
+    x = torch.from_numpy(np.load(os.path.join(OUT, "dit_c_x.npy")))
+    t = torch.from_numpy(np.load(os.path.join(OUT, "dit_c_t.npy")))
+    y = torch.from_numpy(np.load(os.path.join(OUT, "dit_c_y.npy")))
+    r = torch.randn(x.shape[0], 2, 12, 12)
+    out = model(x, t, y)
+    (out * r).sum().backward()
+    grads = {name: (p.grad if p.grad is not None else torch.zeros_like(p)) for name, p in model.named_parameters()}
+    save_safetensors(os.path.join(OUT, "dit_c_grads.safetensors"), grads)
+    np.save(os.path.join(OUT, "dit_c_dout.npy"), r.numpy())
     # Unit goldens: timestep frequencies and the 2-D position embedding.
     t = torch.tensor([0.0, 1.0, 17.0, 500.5, 999.0])
     np.save(os.path.join(OUT, "tfreq_t.npy"), t.numpy())
