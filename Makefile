@@ -51,7 +51,7 @@ demo: all
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer, in its
 # own build directory so the two builds never mix objects.
 asan:
-	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" CFLAGS="-O1 -g" test
+	CFLAGS="-O1 -g" $(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
 clean:
 	rm -rf build build-asan

@@ -14,3 +14,4 @@ int cmd_info(int argc, char **argv);
 int cmd_train_classifier(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
+int cmd_train(int argc, char **argv);

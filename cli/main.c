@@ -8,6 +8,7 @@ static const Command commands[] = {
     {"forward", cmd_forward, "run the DiT forward pass (or forward_with_cfg) on .npy inputs"},
     {"init", cmd_init, "write a freshly initialised DiT as safetensors"},
     {"info", cmd_info, "print a checkpoint's configuration, parameter count and MACs"},
+    {"train", cmd_train, "train a DiT from a JSON config (checkpoints, exact resume, loss CSV)"},
     {"train-classifier", cmd_train_classifier, "train the FID-proxy feature classifier from a JSON config"},
     {"classify", cmd_classify, "classifier accuracy and FID/sFID/IS-proxy features (.npy) for a dataset"},
     {"metrics", cmd_metrics, "FD, KID, precision/recall (+ bootstrap CIs) of two feature matrices"},

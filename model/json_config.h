@@ -1,0 +1,27 @@
+// json_config.h: strict reading of JSON configuration objects (cJSON). A
+// config section is described by a field table; every key in the object must
+// be in the table (unknown keys are errors, so a typo never silently falls back
+// to a default), every value must have the declared type (an integer field
+// rejects 1.5 and "1"), numbers must lie in [min, max], and required fields must
+// be present. Errors are one line: "<where>: <problem>".
+#pragma once
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "model/check.h"
+
+typedef enum { JC_INT, JC_LONG, JC_DOUBLE, JC_BOOL, JC_STRING, JC_OBJECT } JcType;
+
+typedef struct {
+    const char *key;
+    JcType type;
+    void *value;    // int*, long*, double*, bool*, const char** (points into the cJSON tree), const cJSON**
+    bool required;
+    double min, max;  // inclusive bounds for numbers; ignored when min > max
+} JcField;
+
+// Parses a whole file into a cJSON tree (caller frees with cJSON_Delete).
+cJSON *jc_load_file(const char *path, LzError *err);
+// Reads `obj` (must be an object) against `fields`. `where` names the section
+// in messages, e.g. "experiments/models/fmnist_dit.json: train".
+int jc_read_object(const cJSON *obj, const char *where, const JcField *fields, int nfields, LzError *err);
