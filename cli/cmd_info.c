@@ -40,9 +40,8 @@ int cmd_info(int argc, char **argv) {
     printf("classes         %d (+1 null row for CFG)\n", c.num_classes);
     printf("learn_sigma     %s (output channels %d)\n", c.learn_sigma ? "yes" : "no", dit_out_channels(&c));
     printf("parameters      %ld (%s)\n", dit_param_count(&c), cli_si((double)dit_param_count(&c), b1, sizeof b1));
-    printf("MACs/forward    all %sMAC (%.1f G), linear+conv %sMAC (%.1f G), attention %sMAC\n",
-           cli_si(m.total, b1, sizeof b1), m.total / 1e9, cli_si(m.linear, b2, sizeof b2), m.linear / 1e9,
-           cli_si(m.attention, b3, sizeof b3));
+    printf("MACs/forward    all %sMAC, linear+conv %sMAC, attention %sMAC\n", cli_si(m.total, b1, sizeof b1),
+           cli_si(m.linear, b2, sizeof b2), cli_si(m.attention, b3, sizeof b3));
     printf("MACs/sample     %d steps: all %sMAC, linear+conv %sMAC (x2 with CFG)\n", steps,
            cli_si(steps * m.total, b1, sizeof b1), cli_si(steps * m.linear, b4, sizeof b4));
     return 0;
