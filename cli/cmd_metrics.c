@@ -1,0 +1,206 @@
+// lazydit metrics: FD, KID, precision/recall (and density/coverage) of two
+// feature matrices, e.g. classifier features of reference images and of
+// samples. One JSON object with --json, a table otherwise.
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analysis/bootstrap.h"
+#include "analysis/frechet.h"
+#include "analysis/kid.h"
+#include "analysis/prdc.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "model/npy.h"
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+// Every user error is one line on stderr and exit status 1.
+__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "lazydit metrics: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+// Reads an (N, D) float32 or float64 matrix as float32. Float64 features are
+// rounded to float32: the metrics take float32 and accumulate in double, and
+// classifier features are float32 to begin with.
+static float *load_features(const char *path, const char *what, long *n, long *d) {
+    NpyArray a;
+    LzError err = {{0}};
+    if (npy_read(path, &a, &err)) die("%s", err.msg);
+    if (a.dtype != NPY_F32 && a.dtype != NPY_F64) {
+        const char *name = npy_dtype_name(a.dtype);
+        npy_free(&a);
+        die("%s: %s features have dtype %s, expected float32 or float64", path, what, name);
+    }
+    if (a.ndim != 2) {
+        int nd = a.ndim;
+        npy_free(&a);
+        die("%s: %s features must be a 2-D (N, D) matrix, got %d dimensions", path, what, nd);
+    }
+    *n = a.shape[0];
+    *d = a.shape[1];
+    float *x;
+    if (a.dtype == NPY_F32) {
+        x = a.data;
+        a.data = NULL;
+    } else {
+        x = lz_malloc((size_t)a.count * sizeof(float), "metrics features");  // (N, D)
+        const double *src = a.data;
+        for (long i = 0; i < a.count; i++) x[i] = (float)src[i];
+    }
+    npy_free(&a);
+    for (long i = 0; i < *n * *d; i++)
+        if (!isfinite(x[i])) die("%s: %s feature row %ld column %ld is not finite", path, what, i / *d, i % *d);
+    return x;
+}
+
+static cJSON *json_pair(double a, double b) {
+    cJSON *arr = cJSON_CreateArray();
+    cJSON_AddItemToArray(arr, cJSON_CreateNumber(a));
+    cJSON_AddItemToArray(arr, cJSON_CreateNumber(b));
+    return arr;
+}
+
+int cmd_metrics(int argc, char **argv) {
+    const char *real_path = NULL, *fake_path = NULL;
+    int k = 3, kid_subsets = KID_DEFAULT_SUBSETS, bootstrap = 0;
+    long kid_subset_size = KID_DEFAULT_SUBSET_SIZE, seed = 0;
+    bool json = false, verbose = false;
+    ArgSpec specs[] = {
+        {"--real", ARG_STRING, &real_path, true, "reference features, (N, D) float32/float64 .npy", false},
+        {"--fake", ARG_STRING, &fake_path, true, "sample features, (N, D) float32/float64 .npy, same D", false},
+        {"--k", ARG_INT, &k, false, "neighbours for the precision/recall manifolds (default 3)", false},
+        {"--kid-subsets", ARG_INT, &kid_subsets, false, "KID subsets to average (default 100)", false},
+        {"--kid-subset-size", ARG_LONG, &kid_subset_size, false,
+         "rows per KID subset (default 1000, capped at the smaller set)", false},
+        {"--seed", ARG_LONG, &seed, false, "seed for KID subsets and bootstrap resamples (default 0)", false},
+        {"--bootstrap", ARG_INT, &bootstrap, false, "B > 0: 95% percentile bootstrap intervals for FD and KID", false},
+        {"--json", ARG_FLAG, &json, false, "print one JSON object instead of a table", false},
+        {"--verbose", ARG_FLAG, &verbose, false, "print per-metric timings to stderr", false},
+    };
+    ArgParser p = {"metrics",
+                   "--real R.npy --fake F.npy [--k 3] [--kid-subsets 100] [--kid-subset-size 1000] [--seed S] "
+                   "[--bootstrap B] [--json] [--verbose]",
+                   "Compares two feature matrices (e.g. classifier features of reference images\n"
+                   "and of samples): Frechet distance of their Gaussian fits (FID-proxy), KID\n"
+                   "(unbiased cubic-kernel MMD^2 over random subsets, mean and std), k-NN\n"
+                   "precision and recall (Kynkaanniemi et al.) plus density and coverage, and\n"
+                   "with --bootstrap B percentile intervals for FD and KID. See docs/metrics.md.",
+                   specs, sizeof specs / sizeof specs[0], 0, 0, {0}, 0};
+    args_parse(&p, argc, argv);
+    if (k < 1) die("--k %d must be >= 1", k);
+    if (kid_subsets < 1) die("--kid-subsets %d must be >= 1", kid_subsets);
+    if (kid_subset_size < 2) die("--kid-subset-size %ld must be >= 2", kid_subset_size);
+    if (seed < 0) die("--seed %ld must be >= 0", seed);
+    if (bootstrap < 0 || bootstrap == 1) die("--bootstrap %d: give 0 (off) or at least 2 resamples", bootstrap);
+
+    long nr, dr, nf, df;
+    float *real = load_features(real_path, "real", &nr, &dr);
+    float *fake = load_features(fake_path, "fake", &nf, &df);
+    if (dr != df) die("feature dimensions differ: %s has D = %ld, %s has D = %ld", real_path, dr, fake_path, df);
+    if (dr < 1 || dr > 65536) die("%s: feature dimension %ld out of range [1, 65536]", real_path, dr);
+    if (nr < 2) die("%s: %ld real rows, need at least 2", real_path, nr);
+    if (nf < 2) die("%s: %ld fake rows, need at least 2", fake_path, nf);
+    if (nr <= k || nf <= k) die("precision/recall with k = %d needs more than %d rows in each set (real %ld, fake %ld)", k, k, nr, nf);
+    int d = (int)dr;
+
+    LzError err = {{0}};
+    double t0 = now_seconds(), t_start = t0, fd = 0;
+    GaussStats sr, sf;
+    FrechetTerms terms;
+    if (gauss_stats_compute(&sr, real, nr, d, &err) || gauss_stats_compute(&sf, fake, nf, d, &err) ||
+        frechet_distance_stats(&fd, &terms, &sr, &sf, &err))
+        die("%s", err.msg);
+    gauss_stats_free(&sr);
+    gauss_stats_free(&sf);
+    double t_fd = now_seconds() - t0;
+
+    t0 = now_seconds();
+    KidConfig kc = {kid_subsets, kid_subset_size, (uint64_t)seed};
+    KidResult kid;
+    if (kid_compute(&kid, real, nr, fake, nf, d, &kc, &err)) die("%s", err.msg);
+    double t_kid = now_seconds() - t0;
+
+    t0 = now_seconds();
+    PrecisionRecall pr;
+    if (precision_recall(&pr, real, nr, fake, nf, d, k, &err)) die("%s", err.msg);
+    double t_pr = now_seconds() - t0;
+
+    BootstrapCI fd_ci = {0}, kid_ci = {0};
+    double t_boot = 0;
+    if (bootstrap > 0) {
+        t0 = now_seconds();
+        BootstrapConfig bc = bootstrap_default_config(bootstrap, (uint64_t)seed);
+        if (bootstrap_fd(&fd_ci, real, nr, fake, nf, d, &bc, &err) ||
+            bootstrap_kid(&kid_ci, real, nr, fake, nf, d, &bc, &err))
+            die("%s", err.msg);
+        t_boot = now_seconds() - t0;
+    }
+    if (verbose)
+        fprintf(stderr, "metrics: real %ld x %d, fake %ld x %d: fd %.3fs kid %.3fs prdc %.3fs bootstrap %.3fs total %.3fs\n",
+                nr, d, nf, d, t_fd, t_kid, t_pr, t_boot, now_seconds() - t_start);
+
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "n_real", (double)nr);
+        cJSON_AddNumberToObject(o, "n_fake", (double)nf);
+        cJSON_AddNumberToObject(o, "dim", d);
+        cJSON_AddNumberToObject(o, "fd", fd);
+        cJSON_AddNumberToObject(o, "fd_mean_term", terms.mean_term);
+        cJSON_AddNumberToObject(o, "kid_mean", kid.mean);
+        cJSON_AddNumberToObject(o, "kid_std", kid.std);
+        cJSON_AddNumberToObject(o, "kid_subsets", kid.subsets);
+        cJSON_AddNumberToObject(o, "kid_subset_size", (double)kid.subset_size);
+        cJSON_AddNumberToObject(o, "precision", pr.precision);
+        cJSON_AddNumberToObject(o, "recall", pr.recall);
+        cJSON_AddNumberToObject(o, "density", pr.density);
+        cJSON_AddNumberToObject(o, "coverage", pr.coverage);
+        cJSON_AddNumberToObject(o, "k", k);
+        cJSON_AddNumberToObject(o, "seed", (double)seed);
+        if (bootstrap > 0) {
+            cJSON_AddNumberToObject(o, "bootstrap", bootstrap);
+            cJSON_AddNumberToObject(o, "ci_level", fd_ci.level);
+            // bias-adjusted percentile intervals (see analysis/bootstrap.h), then
+            // the plain percentile ones and the bootstrap bias estimates
+            cJSON_AddItemToObject(o, "fd_ci", json_pair(fd_ci.lo, fd_ci.hi));
+            cJSON_AddItemToObject(o, "kid_ci", json_pair(kid_ci.lo, kid_ci.hi));
+            cJSON_AddItemToObject(o, "fd_ci_raw", json_pair(fd_ci.raw_lo, fd_ci.raw_hi));
+            cJSON_AddItemToObject(o, "kid_ci_raw", json_pair(kid_ci.raw_lo, kid_ci.raw_hi));
+            cJSON_AddNumberToObject(o, "fd_boot_bias", fd_ci.bias);
+            cJSON_AddNumberToObject(o, "kid_boot_bias", kid_ci.bias);
+            cJSON_AddNumberToObject(o, "kid_full", kid_ci.point);  // full-set MMD^2_u the KID interval is built on
+        }
+        char *text = cJSON_PrintUnformatted(o);
+        CHECK(text, "cJSON_PrintUnformatted failed (out of memory?)");
+        printf("%s\n", text);
+        free(text);
+        cJSON_Delete(o);
+    } else {
+        printf("real       %s (%ld x %d)\nfake       %s (%ld x %d)\n", real_path, nr, d, fake_path, nf, d);
+        printf("fd         %.6g", fd);
+        if (bootstrap > 0)
+            printf("   [%.6g, %.6g] %g%% bootstrap, B = %d (bias %.3g; raw [%.6g, %.6g])", fd_ci.lo, fd_ci.hi,
+                   100 * fd_ci.level, bootstrap, fd_ci.bias, fd_ci.raw_lo, fd_ci.raw_hi);
+        printf("\nkid        %.6g +- %.3g (%d subsets of %ld)", kid.mean, kid.std, kid.subsets, kid.subset_size);
+        if (bootstrap > 0) printf("   [%.6g, %.6g] (full-set %.6g)", kid_ci.lo, kid_ci.hi, kid_ci.point);
+        printf("\nprecision  %.4f   (k = %d)\nrecall     %.4f\ndensity    %.4f\ncoverage   %.4f\n", pr.precision, k,
+               pr.recall, pr.density, pr.coverage);
+    }
+    free(real);
+    free(fake);
+    return 0;
+}

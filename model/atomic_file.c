@@ -1,0 +1,80 @@
+#include "model/atomic_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+// Distinguishes temporaries made by concurrent writers in one process; O_EXCL
+// below settles any remaining clash (another process, a stale file).
+static atomic_uint tmp_counter;
+
+int atomic_open(AtomicFile *af, const char *path, LzError *err) {
+    memset(af, 0, sizeof *af);
+    af->path = path;
+    size_t cap = strlen(path) + 64;
+    af->tmp_path = lz_malloc(cap, "temporary file name");
+    int fd = -1, saved = 0;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        snprintf(af->tmp_path, cap, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&tmp_counter, 1));
+        // 0666 and the umask give the permissions a plain fopen would have.
+        fd = open(af->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        saved = errno;
+        if (fd < 0 && saved != EEXIST) break;
+    }
+    if (fd < 0) {
+        free(af->tmp_path);
+        af->tmp_path = NULL;
+        return lz_fail(err, "%s: cannot create a temporary file next to it: %s", path, strerror(saved));
+    }
+    af->f = fdopen(fd, "wb");
+    if (!af->f) {
+        saved = errno;
+        close(fd);
+        unlink(af->tmp_path);
+        free(af->tmp_path);
+        af->tmp_path = NULL;
+        return lz_fail(err, "%s: cannot open the temporary file: %s", path, strerror(saved));
+    }
+    return 0;
+}
+
+void atomic_write(AtomicFile *af, const void *data, size_t n) {
+    if (af->write_errno || n == 0) return;
+    errno = 0;
+    if (fwrite(data, 1, n, af->f) != n) af->write_errno = errno ? errno : EIO;
+}
+
+void atomic_abort(AtomicFile *af) {
+    if (af->f) fclose(af->f);
+    af->f = NULL;
+    if (af->tmp_path) {
+        unlink(af->tmp_path);
+        free(af->tmp_path);
+    }
+    af->tmp_path = NULL;
+}
+
+int atomic_commit(AtomicFile *af, LzError *err) {
+    int e = af->write_errno;
+    const char *step = "write";
+    // fsync before rename: otherwise a crash can leave the new name pointing
+    // at a file whose data never reached the disk.
+    if (!e && fflush(af->f) != 0) e = errno, step = "flush";
+    if (!e && fsync(fileno(af->f)) != 0) e = errno, step = "fsync";
+    if (!e) {
+        int rc = fclose(af->f);
+        af->f = NULL;
+        if (rc != 0) e = errno, step = "close";
+    }
+    if (!e && rename(af->tmp_path, af->path) != 0) e = errno, step = "rename";
+    if (e) {
+        atomic_abort(af);
+        return lz_fail(err, "%s: %s failed: %s", af->path, step, strerror(e));
+    }
+    free(af->tmp_path);
+    af->tmp_path = NULL;
+    return 0;
+}

@@ -1,0 +1,27 @@
+// atomic_file.h: create a file by writing a temporary file in the target's
+// directory and renaming it over the target only once everything is written
+// and synced. Readers of `path` therefore see the old file or the complete new
+// one, never a prefix, and a failed write leaves an existing target untouched
+// and no temporary behind. Shared by the .npy and safetensors writers.
+#pragma once
+#include <stdio.h>
+
+#include "model/check.h"
+
+typedef struct {
+    FILE *f;           // the temporary file, NULL when closed
+    char *tmp_path;    // "<path>.tmp.<pid>.<n>", owned
+    const char *path;  // the final name, borrowed from the caller
+    int write_errno;   // first failed write's errno (0 if none); later writes are skipped
+} AtomicFile;
+
+// Creates the temporary file. On failure nothing exists on disk and err names `path`.
+int atomic_open(AtomicFile *af, const char *path, LzError *err);
+// Appends n bytes. Errors are remembered and reported by atomic_commit, so
+// writers can emit a whole file without checking every call.
+void atomic_write(AtomicFile *af, const void *data, size_t n);
+// Flushes, fsyncs, closes and renames onto the target. On any failure (including
+// an earlier atomic_write) the temporary is removed and err says why.
+int atomic_commit(AtomicFile *af, LzError *err);
+// Gives up: closes and removes the temporary. Safe to call after a failed commit.
+void atomic_abort(AtomicFile *af);
