@@ -1,0 +1,61 @@
+// lazydit noise: torch.manual_seed(S); torch.randn(shape) as float32 .npy,
+// bit for bit (model/rng.h), e.g. the initial noise of a given-noise run.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "model/rng.h"
+
+// "2,4,32,32" -> dims; every dimension >= 1, at most NPY_MAX_DIMS of them.
+static int parse_shape(const char *text, long *shape, long *count) {
+    int nd = 0;
+    const char *p = text;
+    *count = 1;
+    while (1) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || nd == NPY_MAX_DIMS) return -1;
+        if (*count > (1L << 40) / v) return -1;  // 4 TiB of floats: surely a typo
+        shape[nd++] = v;
+        *count *= v;
+        if (*end == 0) return nd;
+        if (*end != ',') return -1;
+        p = end + 1;
+    }
+}
+
+int cmd_noise(int argc, char **argv) {
+    const char *shape_text = NULL, *out = NULL;
+    long seed = 0;
+    ArgSpec specs[] = {
+        {"--seed", ARG_LONG, &seed, true, "torch.manual_seed value (>= 0; torch keeps its low 32 bits)", false},
+        {"--shape", ARG_STRING, &shape_text, true, "comma-separated dimensions, e.g. 2,4,32,32", false},
+        {"--out", ARG_STRING, &out, true, "output float32 .npy", false},
+    };
+    ArgParser p = {"noise", "--seed S --shape 2,4,32,32 --out Z.npy",
+                   "Writes exactly what torch.manual_seed(S); torch.randn(shape) returns on the CPU\n"
+                   "(torch 1.13, float32), e.g. the initial noise for `lazydit sample --noise`.",
+                   specs, sizeof specs / sizeof specs[0], 0, 0, {0}, 0};
+    args_parse(&p, argc, argv);
+    if (seed < 0) {
+        fprintf(stderr, "lazydit noise: --seed %ld must be >= 0\n", seed);
+        return 2;
+    }
+    long shape[NPY_MAX_DIMS], count;
+    int nd = parse_shape(shape_text, shape, &count);
+    if (nd < 0) {
+        fprintf(stderr, "lazydit noise: --shape '%s' must be 1 to %d positive comma-separated integers\n", shape_text,
+                NPY_MAX_DIMS);
+        return 2;
+    }
+    float *z = lz_malloc(sizeof(float) * count, "noise");
+    TorchRng g;
+    rng_seed(&g, (uint64_t)seed);
+    rng_randn(&g, z, count);  // randn(shape) equals randn(count) reshaped
+    cli_write_f32(out, nd, shape, z);
+    free(z);
+    return 0;
+}
