@@ -15,3 +15,6 @@ int cmd_train_classifier(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_noise(int argc, char **argv);
+int cmd_eval(int argc, char **argv);

@@ -12,6 +12,9 @@ static const Command commands[] = {
     {"train-classifier", cmd_train_classifier, "train the FID-proxy feature classifier from a JSON config"},
     {"classify", cmd_classify, "classifier accuracy and FID/sFID/IS-proxy features (.npy) for a dataset"},
     {"metrics", cmd_metrics, "FD, KID, precision/recall (+ bootstrap CIs) of two feature matrices"},
+    {"eval", cmd_eval, "all metrics of generated images vs the test split (FID/sFID/IS-proxy, P/R, KID, ...)"},
+    {"sample", cmd_sample, "DDIM/DDPM sampling with classifier-free guidance to .npy (+ labels, PNG grid)"},
+    {"noise", cmd_noise, "write torch.manual_seed(S); torch.randn(shape) as .npy, bit-exact"},
 };
 
 static void print_usage(FILE *f) {
