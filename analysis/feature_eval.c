@@ -6,12 +6,7 @@
 #include <time.h>
 
 #include "analysis/inception_score.h"
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "model/clock.h"
 
 EvalConfig eval_default_config(void) {
     EvalConfig c = {IS_DEFAULT_SPLITS, 3, KID_DEFAULT_SUBSETS, KID_DEFAULT_SUBSET_SIZE, 0, 0, 2.0};
@@ -29,7 +24,7 @@ int feature_eval_features(EvalResult *out, const EvalFeatures *f, const RefStats
         return lz_fail(err, "eval: %ld samples, need at least %d (IS splits) and more than k = %d", n, cfg->is_splits,
                        cfg->k);
     out->n = n;
-    double t0 = now_seconds();
+    double t0 = lz_now_seconds();
     GaussStats s;
     if (gauss_stats_compute(&s, f->pen, n, f->pen_dim, err)) return -1;
     int rc = frechet_distance_stats(&out->fid, &out->fid_terms, &ref->pen_stats, &s, err);
@@ -39,55 +34,55 @@ int feature_eval_features(EvalResult *out, const EvalFeatures *f, const RefStats
     rc = frechet_distance_stats(&out->sfid, &out->sfid_terms, &ref->sfid_stats, &s, err);
     gauss_stats_free(&s);
     if (rc) return -1;
-    out->t_fd = now_seconds() - t0;
+    out->t_fd = lz_now_seconds() - t0;
 
-    t0 = now_seconds();
+    t0 = lz_now_seconds();
     if (inception_score(&out->is_mean, &out->is_std, f->probs, n, f->num_classes, cfg->is_splits, err)) return -1;
     if (labels) {
         if (class_consistency(&out->class_consistency, f->logits, labels, n, f->num_classes, err)) return -1;
         out->has_consistency = true;
     }
-    out->t_is = now_seconds() - t0;
+    out->t_is = lz_now_seconds() - t0;
 
-    t0 = now_seconds();
+    t0 = lz_now_seconds();
     KidConfig kc = {cfg->kid_subsets, cfg->kid_subset_size, cfg->seed};
     if (kid_compute(&out->kid, ref->pen, ref->n, f->pen, n, f->pen_dim, &kc, err)) return -1;
-    out->t_kid = now_seconds() - t0;
+    out->t_kid = lz_now_seconds() - t0;
 
-    t0 = now_seconds();
+    t0 = lz_now_seconds();
     if (precision_recall(&out->pr, ref->pen, ref->n, f->pen, n, f->pen_dim, cfg->k, err)) return -1;
-    out->t_pr = now_seconds() - t0;
+    out->t_pr = lz_now_seconds() - t0;
 
     if (cfg->bootstrap) {
-        t0 = now_seconds();
+        t0 = lz_now_seconds();
         BootstrapConfig bc = bootstrap_default_config(cfg->bootstrap, cfg->seed);
         bc.resample_real = false;  // the cached reference is the same for every run compared
         if (bootstrap_fd(&out->fid_ci, ref->pen, ref->n, f->pen, n, f->pen_dim, &bc, err) ||
             bootstrap_kid(&out->kid_ci, ref->pen, ref->n, f->pen, n, f->pen_dim, &bc, err))
             return -1;
         out->has_bootstrap = true;
-        out->t_bootstrap = now_seconds() - t0;
+        out->t_bootstrap = lz_now_seconds() - t0;
     }
     return 0;
 }
 
 int feature_eval(EvalResult *out, Classifier *m, const RefStats *ref, const float *images, long n,
                  const int64_t *labels, const float *paired, const EvalConfig *cfg, LzError *err) {
-    double t0 = now_seconds();
+    double t0 = lz_now_seconds();
     EvalFeatures f;
     if (eval_features_extract(&f, m, images, n, ref->sfid_channels, err)) return -1;
-    double t_features = now_seconds() - t0;
+    double t_features = lz_now_seconds() - t0;
     int rc = feature_eval_features(out, &f, ref, labels, cfg, err);
     eval_features_free(&f);
     if (rc) return -1;
     out->t_features = t_features;
     if (paired) {
-        t0 = now_seconds();
+        t0 = lz_now_seconds();
         const ClassifierConfig *c = &m->cfg;
         if (fidelity_batch(&out->fidelity, NULL, NULL, images, paired, n, c->in_c, c->h, c->w, cfg->data_range, err))
             return -1;
         out->has_fidelity = true;
-        out->t_fidelity = now_seconds() - t0;
+        out->t_fidelity = lz_now_seconds() - t0;
     }
     return 0;
 }

@@ -217,25 +217,6 @@ int refstats_load(RefStats *rs, const char *path, LzError *err) {
 
 // ---- cache ----
 
-// mkdir -p; 0 on success (or when the directory exists).
-static int make_dirs(const char *dir, LzError *err) {
-    char path[1024];
-    size_t len = strlen(dir);
-    if (len == 0 || len >= sizeof path) return lz_fail(err, "cache directory name '%s' is empty or too long", dir);
-    memcpy(path, dir, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (path[i] != '/' && path[i] != 0) continue;
-        char saved = path[i];
-        path[i] = 0;
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return lz_fail(err, "%s: cannot create cache directory: %s", path, strerror(errno));
-        path[i] = saved;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return lz_fail(err, "%s: not a directory", dir);
-    return 0;
-}
-
 int refstats_get(RefStats *rs, Classifier *m, const uint8_t classifier_sha[SHA256_BYTES], const Dataset *ref,
                  int sfid_channels, const char *cache_dir, LzError *err) {
     if (!cache_dir) {
@@ -266,7 +247,7 @@ int refstats_get(RefStats *rs, Classifier *m, const uint8_t classifier_sha[SHA25
     rs->origin = REFSTATS_BUILT;
     snprintf(rs->note, sizeof rs->note, "%s", note);
     LzError serr = {{0}};
-    if (make_dirs(cache_dir, &serr) || refstats_save(rs, path, &serr)) {
+    if (lz_mkdir_p(cache_dir, &serr) || refstats_save(rs, path, &serr)) {
         size_t used = strlen(rs->note);
         snprintf(rs->note + used, sizeof rs->note - used, "%sreference statistics not cached: %s", used ? "; " : "",
                  serr.msg);

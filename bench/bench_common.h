@@ -6,12 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static inline double bench_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "model/clock.h"
 
 // Best-of-`reps` sgemm GFLOP/s at n x n x n (the peak the forward is compared to).
 static inline double bench_sgemm_peak(int n, int reps) {
@@ -20,9 +15,9 @@ static inline double bench_sgemm_peak(int n, int reps) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);  // warm-up
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = bench_now();
+        double t0 = lz_now_seconds();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-        double dt = bench_now() - t0;
+        double dt = lz_now_seconds() - t0;
         if (dt < best) best = dt;
     }
     free(a);

@@ -62,11 +62,11 @@ int main(int argc, char **argv) {
     REQUIRE(!dataset_load_dir(&te, NULL, "test", &err) && !dataset_load_dir(&tr, NULL, "train", &err), "%s", err.msg);
 
     // reference statistics, computed (not cached) so that the build is timed
-    double t0 = bench_now();
+    double t0 = lz_now_seconds();
     RefStats rs;
     REQUIRE(!refstats_get(&rs, m, sha, &te, EVAL_SFID_CHANNELS, NULL, &err), "%s", err.msg);
     printf("reference build (10,000 test images, features + statistics): %.2f s; accuracy %.4f, IS %.3f\n",
-           bench_now() - t0, (double)rs.correct / rs.n, rs.is_mean);
+           lz_now_seconds() - t0, (double)rs.correct / rs.n, rs.is_mean);
 
     // ---- validation ----
     REQUIRE(rs.correct > rs.n / 2, "classifier accuracy %g on the test split", (double)rs.correct / rs.n);
@@ -97,14 +97,14 @@ int main(int argc, char **argv) {
     // ---- timed: 10k "generated" images ----
     printf("10,000 samples, all metrics (KID %d x %ld, k = %d):\n", cfg.kid_subsets, cfg.kid_subset_size, cfg.k);
     EvalResult fr, cr;
-    t0 = bench_now();
+    t0 = lz_now_seconds();
     REQUIRE(!feature_eval(&fr, m, &rs, real, N, labels, NULL, &cfg, &err), "%s", err.msg);
-    double t_floor = bench_now() - t0;
+    double t_floor = lz_now_seconds() - t0;
     print_row("floor", &fr);
     print_times(&fr, t_floor);
-    t0 = bench_now();
+    t0 = lz_now_seconds();
     REQUIRE(!feature_eval(&cr, m, &rs, noise, N, NULL, NULL, &cfg, &err), "%s", err.msg);
-    double t_ceil = bench_now() - t0;
+    double t_ceil = lz_now_seconds() - t0;
     print_row("ceiling", &cr);
     print_times(&cr, t_ceil);
     REQUIRE(fr.fid < 2 && fr.sfid < 3, "floor FID %g sFID %g", fr.fid, fr.sfid);

@@ -22,7 +22,7 @@
 #include "bench/bench_common.h"
 #include "model/prng.h"
 
-static double now(void) { return bench_now(); }
+static double now(void) { return lz_now_seconds(); }
 
 // x (n, d): correlated Gaussian rows, x = shift + z A^T with a fixed random
 // A = I + 0.1 G, so covariances are full rank but not diagonal.

@@ -38,9 +38,9 @@ static void time_training(const char *name, DitConfig c, int batch, int steps, d
     CHECK(isfinite(tr.loss), "%s: non-finite loss", name);
     double best = 1e30;
     for (int s = 0; s < steps; s++) {
-        double t0 = bench_now();
+        double t0 = lz_now_seconds();
         dit_trainer_step(&tr, &ds);
-        double dt = bench_now() - t0;
+        double dt = lz_now_seconds() - t0;
         if (dt < best) best = dt;
     }
     double sps = batch / best, gflops = sps * train_flops_per_sample(&c) / 1e9;

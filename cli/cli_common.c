@@ -52,3 +52,10 @@ const char *cli_si(double v, char *buf, int buflen) {
     snprintf(buf, buflen, "%.4g%s", v, unit[k]);
     return buf;
 }
+
+cJSON *cli_json_pair(double a, double b) {
+    cJSON *arr = cJSON_CreateArray();
+    cJSON_AddItemToArray(arr, cJSON_CreateNumber(a));
+    cJSON_AddItemToArray(arr, cJSON_CreateNumber(b));
+    return arr;
+}

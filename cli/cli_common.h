@@ -1,6 +1,8 @@
 // cli_common.h: small pieces every subcommand needs: loading inputs with
 // one-line errors, and formatting.
 #pragma once
+#include <cjson/cJSON.h>
+
 #include "model/dit.h"
 #include "model/npy.h"
 
@@ -16,3 +18,5 @@ void cli_write_f32(const char *path, int ndim, const long *shape, const float *d
 int cli_parse_guide_channels(const char *text, const DitConfig *c);
 // "12.3 G" style formatting of a count.
 const char *cli_si(double value, char *buf, int buflen);
+// A two-element JSON array [a, b] (confidence intervals in --json output).
+cJSON *cli_json_pair(double a, double b);

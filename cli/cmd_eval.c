@@ -13,19 +13,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/cli_common.h"
 #include "analysis/feature_eval.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "model/dataset.h"
 #include "model/npy.h"
+#include "model/clock.h"
 
 #define EVAL_DEFAULT_CLASSIFIER "models/classifier.safetensors"
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 // Every user error is one line on stderr and exit status 1.
 __attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...) {
@@ -127,13 +123,6 @@ static int64_t *load_labels(const char *path, long n, int num_classes) {
     return y;
 }
 
-static cJSON *json_pair(double a, double b) {
-    cJSON *arr = cJSON_CreateArray();
-    cJSON_AddItemToArray(arr, cJSON_CreateNumber(a));
-    cJSON_AddItemToArray(arr, cJSON_CreateNumber(b));
-    return arr;
-}
-
 static const char *origin_name(RefStatsOrigin o) {
     return o == REFSTATS_LOADED ? "loaded" : o == REFSTATS_BUILT ? "built" : "computed";
 }
@@ -167,10 +156,10 @@ static void print_json(const EvalResult *r, const RefStats *rs, const EvalConfig
     if (r->has_bootstrap) {
         cJSON_AddNumberToObject(o, "bootstrap", cfg->bootstrap);
         cJSON_AddNumberToObject(o, "ci_level", r->fid_ci.level);
-        cJSON_AddItemToObject(o, "fid_ci", json_pair(r->fid_ci.lo, r->fid_ci.hi));
-        cJSON_AddItemToObject(o, "kid_ci", json_pair(r->kid_ci.lo, r->kid_ci.hi));
-        cJSON_AddItemToObject(o, "fid_ci_raw", json_pair(r->fid_ci.raw_lo, r->fid_ci.raw_hi));
-        cJSON_AddItemToObject(o, "kid_ci_raw", json_pair(r->kid_ci.raw_lo, r->kid_ci.raw_hi));
+        cJSON_AddItemToObject(o, "fid_ci", cli_json_pair(r->fid_ci.lo, r->fid_ci.hi));
+        cJSON_AddItemToObject(o, "kid_ci", cli_json_pair(r->kid_ci.lo, r->kid_ci.hi));
+        cJSON_AddItemToObject(o, "fid_ci_raw", cli_json_pair(r->fid_ci.raw_lo, r->fid_ci.raw_hi));
+        cJSON_AddItemToObject(o, "kid_ci_raw", cli_json_pair(r->kid_ci.raw_lo, r->kid_ci.raw_hi));
         cJSON_AddNumberToObject(o, "kid_full", r->kid_ci.point);
     }
     cJSON_AddNumberToObject(o, "k", cfg->k);
@@ -263,7 +252,7 @@ int cmd_eval(int argc, char **argv) {
     if (bootstrap < 0 || bootstrap == 1) die("--bootstrap %d: give 0 (off) or at least 2 resamples", bootstrap);
     if (threads < 1) die("--threads %d must be >= 1", threads);
     openblas_set_num_threads(threads);
-    double t_start = now_seconds();
+    double t_start = lz_now_seconds();
 
     LzError err = {{0}};
     uint8_t sha[SHA256_BYTES];
@@ -298,7 +287,7 @@ int cmd_eval(int argc, char **argv) {
     warn_range(samples_path, samples, count);
     if (paired) warn_range(paired_path, paired, count);
 
-    double t0 = now_seconds();
+    double t0 = lz_now_seconds();
     Dataset ref;
     if (dataset_load_dir(&ref, NULL, "test", &err)) die("%s", err.msg);
     RefStats rs;
@@ -307,7 +296,7 @@ int cmd_eval(int argc, char **argv) {
     if (rs.note[0]) fprintf(stderr, "lazydit eval: warning: %s\n", rs.note);
     if (verbose)
         fprintf(stderr, "eval: reference %s%s%s in %.2fs\n", origin_name(rs.origin), rs.path[0] ? " " : "", rs.path,
-                now_seconds() - t0);
+                lz_now_seconds() - t0);
 
     EvalResult r;
     if (feature_eval(&r, m, &rs, samples, n, labels, paired, &cfg, &err)) die("%s: %s", samples_path, err.msg);
@@ -316,7 +305,7 @@ int cmd_eval(int argc, char **argv) {
                 "eval: %ld samples: features %.2fs fd %.2fs is %.3fs kid %.2fs pr %.2fs fidelity %.2fs bootstrap "
                 "%.2fs total %.2fs (%d threads)\n",
                 n, r.t_features, r.t_fd, r.t_is, r.t_kid, r.t_pr, r.t_fidelity, r.t_bootstrap,
-                now_seconds() - t_start, threads);
+                lz_now_seconds() - t_start, threads);
     if (json)
         print_json(&r, &rs, &cfg, hash);
     else

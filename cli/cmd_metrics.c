@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/cli_common.h"
 #include "analysis/bootstrap.h"
 #include "analysis/frechet.h"
 #include "analysis/kid.h"
@@ -16,12 +17,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "model/npy.h"
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "model/clock.h"
 
 // Every user error is one line on stderr and exit status 1.
 __attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...) {
@@ -68,13 +64,6 @@ static float *load_features(const char *path, const char *what, long *n, long *d
     return x;
 }
 
-static cJSON *json_pair(double a, double b) {
-    cJSON *arr = cJSON_CreateArray();
-    cJSON_AddItemToArray(arr, cJSON_CreateNumber(a));
-    cJSON_AddItemToArray(arr, cJSON_CreateNumber(b));
-    return arr;
-}
-
 int cmd_metrics(int argc, char **argv) {
     const char *real_path = NULL, *fake_path = NULL;
     int k = 3, kid_subsets = KID_DEFAULT_SUBSETS, bootstrap = 0;
@@ -119,7 +108,7 @@ int cmd_metrics(int argc, char **argv) {
     int d = (int)dr;
 
     LzError err = {{0}};
-    double t0 = now_seconds(), t_start = t0, fd = 0;
+    double t0 = lz_now_seconds(), t_start = t0, fd = 0;
     GaussStats sr, sf;
     FrechetTerms terms;
     if (gauss_stats_compute(&sr, real, nr, d, &err) || gauss_stats_compute(&sf, fake, nf, d, &err) ||
@@ -127,32 +116,32 @@ int cmd_metrics(int argc, char **argv) {
         die("%s", err.msg);
     gauss_stats_free(&sr);
     gauss_stats_free(&sf);
-    double t_fd = now_seconds() - t0;
+    double t_fd = lz_now_seconds() - t0;
 
-    t0 = now_seconds();
+    t0 = lz_now_seconds();
     KidConfig kc = {kid_subsets, kid_subset_size, (uint64_t)seed};
     KidResult kid;
     if (kid_compute(&kid, real, nr, fake, nf, d, &kc, &err)) die("%s", err.msg);
-    double t_kid = now_seconds() - t0;
+    double t_kid = lz_now_seconds() - t0;
 
-    t0 = now_seconds();
+    t0 = lz_now_seconds();
     PrecisionRecall pr;
     if (precision_recall(&pr, real, nr, fake, nf, d, k, &err)) die("%s", err.msg);
-    double t_pr = now_seconds() - t0;
+    double t_pr = lz_now_seconds() - t0;
 
     BootstrapCI fd_ci = {0}, kid_ci = {0};
     double t_boot = 0;
     if (bootstrap > 0) {
-        t0 = now_seconds();
+        t0 = lz_now_seconds();
         BootstrapConfig bc = bootstrap_default_config(bootstrap, (uint64_t)seed);
         if (bootstrap_fd(&fd_ci, real, nr, fake, nf, d, &bc, &err) ||
             bootstrap_kid(&kid_ci, real, nr, fake, nf, d, &bc, &err))
             die("%s", err.msg);
-        t_boot = now_seconds() - t0;
+        t_boot = lz_now_seconds() - t0;
     }
     if (verbose)
         fprintf(stderr, "metrics: real %ld x %d, fake %ld x %d: fd %.3fs kid %.3fs prdc %.3fs bootstrap %.3fs total %.3fs\n",
-                nr, d, nf, d, t_fd, t_kid, t_pr, t_boot, now_seconds() - t_start);
+                nr, d, nf, d, t_fd, t_kid, t_pr, t_boot, lz_now_seconds() - t_start);
 
     if (json) {
         cJSON *o = cJSON_CreateObject();
@@ -176,10 +165,10 @@ int cmd_metrics(int argc, char **argv) {
             cJSON_AddNumberToObject(o, "ci_level", fd_ci.level);
             // bias-adjusted percentile intervals (see analysis/bootstrap.h), then
             // the plain percentile ones and the bootstrap bias estimates
-            cJSON_AddItemToObject(o, "fd_ci", json_pair(fd_ci.lo, fd_ci.hi));
-            cJSON_AddItemToObject(o, "kid_ci", json_pair(kid_ci.lo, kid_ci.hi));
-            cJSON_AddItemToObject(o, "fd_ci_raw", json_pair(fd_ci.raw_lo, fd_ci.raw_hi));
-            cJSON_AddItemToObject(o, "kid_ci_raw", json_pair(kid_ci.raw_lo, kid_ci.raw_hi));
+            cJSON_AddItemToObject(o, "fd_ci", cli_json_pair(fd_ci.lo, fd_ci.hi));
+            cJSON_AddItemToObject(o, "kid_ci", cli_json_pair(kid_ci.lo, kid_ci.hi));
+            cJSON_AddItemToObject(o, "fd_ci_raw", cli_json_pair(fd_ci.raw_lo, fd_ci.raw_hi));
+            cJSON_AddItemToObject(o, "kid_ci_raw", cli_json_pair(kid_ci.raw_lo, kid_ci.raw_hi));
             cJSON_AddNumberToObject(o, "fd_boot_bias", fd_ci.bias);
             cJSON_AddNumberToObject(o, "kid_boot_bias", kid_ci.bias);
             cJSON_AddNumberToObject(o, "kid_full", kid_ci.point);  // full-set MMD^2_u the KID interval is built on

@@ -1,20 +1,20 @@
 // lazydit train: trains a DiT from a JSON config, with progress, periodic
 // checkpoints, exact resume and a CSV loss curve.
-#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "model/atomic_file.h"
 #include "model/dit_train.h"
 #include "model/json_config.h"
+#include "model/clock.h"
 
 typedef struct {
     DitConfig model;
@@ -107,21 +107,6 @@ static int parse_config(TrainConfig *tc, const cJSON *root, const char *path, Lz
     return 0;
 }
 
-static void mkdir_p(const char *dir) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(buf, 0755);
-            *p = '/';
-        }
-    if (mkdir(buf, 0755) && errno != EEXIST) {
-        fprintf(stderr, "lazydit train: cannot create directory %s\n", dir);
-        exit(1);
-    }
-}
-
 static char *read_text(const char *path) {
     FILE *f = fopen(path, "rb");
     CHECK(f, "cannot open %s", path);
@@ -156,12 +141,6 @@ static FILE *open_loss_csv(const char *path, long resume_step) {
     FILE *f = fopen(path, "a");
     CHECK(f, "cannot append to %s", path);
     return f;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 extern int openblas_get_num_threads(void);
@@ -222,7 +201,10 @@ int cmd_train(int argc, char **argv) {
     DitTrainer tr;
     dit_trainer_init(&tr, &tc.model, params, &tc.hp, ds.n);
 
-    mkdir_p(tc.out_dir);
+    if (lz_mkdir_p(tc.out_dir, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
     char ckpt[1024], csv[1024], ema_path[1024];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", tc.out_dir);
     snprintf(csv, sizeof csv, "%s/loss.csv", tc.out_dir);
@@ -241,7 +223,7 @@ int cmd_train(int argc, char **argv) {
             tc.hp.batch, tc.steps, openblas_get_corename(), openblas_get_num_threads());
 
     bool tty = isatty(2);
-    double t_start = now_s(), t_window = t_start;
+    double t_start = lz_now_seconds(), t_window = t_start;
     long window_start = tr.step, run_steps = 0;
     double loss_acc = 0, mse_acc = 0, vb_acc = 0;
     int acc_n = 0;
@@ -251,7 +233,7 @@ int cmd_train(int argc, char **argv) {
         loss_acc += tr.loss, mse_acc += tr.mse, vb_acc += tr.vbterm, acc_n++;
         CHECK(isfinite(tr.loss), "training diverged at step %ld: loss %g", tr.step, tr.loss);
         if (tr.step % tc.log_every == 0 || tr.step == tc.steps) {
-            double t = now_s();
+            double t = lz_now_seconds();
             double sps = (double)(tr.step - window_start) * tc.hp.batch / (t - t_window);
             double eta = (tc.steps - tr.step) * tc.hp.batch / (sps > 0 ? sps : 1);
             fprintf(loss_csv, "%ld,%.6f,%.6f,%.6f,%.4f,%.3g,%.2f,%.1f\n", tr.step, loss_acc / acc_n,
@@ -281,7 +263,7 @@ int cmd_train(int argc, char **argv) {
         }
         fprintf(stderr, "exported EMA weights to %s\n", tc.export_path);
     }
-    fprintf(stderr, "done: step %ld, %.1f s in this run\n", tr.step, now_s() - t_start);
+    fprintf(stderr, "done: step %ld, %.1f s in this run\n", tr.step, lz_now_seconds() - t_start);
     dit_trainer_free(&tr);
     dataset_free(&ds);
     cJSON_Delete(root);

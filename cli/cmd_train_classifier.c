@@ -19,6 +19,7 @@
 #include "model/dataset.h"
 #include "model/json_config.h"
 #include "model/optim.h"
+#include "model/clock.h"
 
 typedef struct {
     const char *data_dir;  // MNIST-layout directory (train + t10k files)
@@ -81,12 +82,6 @@ static int load_config(const char *path, TrainCfg *c, cJSON **json, LzError *err
         return lz_fail(err, "%s: train_images and train_labels go together", path);
     if (!c->test_images != !c->test_labels) return lz_fail(err, "%s: test_images and test_labels go together", path);
     return 0;
-}
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 static const char *fmt_dur(double s, char *buf, size_t n) {
@@ -198,7 +193,7 @@ int cmd_train_classifier(int argc, char **argv) {
     free(compact);
 
     AdamWConfig ac = {.lr = c.lr, .beta1 = c.beta1, .beta2 = c.beta2, .eps = c.eps, .weight_decay = c.weight_decay};
-    const double t0 = now_s();
+    const double t0 = lz_now_seconds();
     double win_loss = 0, win_t0 = t0;
     long win_ok = 0, win_n = 0, step = 0;
     double test_acc = 0;
@@ -224,7 +219,7 @@ int cmd_train_classifier(int argc, char **argv) {
             win_ok += ok;
             win_n += b;
             if ((step + 1) % c.log_every == 0 || s == steps_per_epoch - 1 || step + 1 == total) {
-                double t = now_s(), rate = win_n / (t - win_t0 > 1e-9 ? t - win_t0 : 1e-9);
+                double t = lz_now_seconds(), rate = win_n / (t - win_t0 > 1e-9 ? t - win_t0 : 1e-9);
                 double eta = (t - t0) / (step + 1) * (total - step - 1);
                 char e1[32], e2[32];
                 fprintf(stderr, "epoch %d/%d step %ld/%ld loss %.4f acc %.4f lr %.2e %.0f img/s elapsed %s ETA %s\n",
@@ -244,7 +239,7 @@ int cmd_train_classifier(int argc, char **argv) {
         // epoch's weights are the result whatever the curve does.
         test_acc = (double)classifier_count_correct(m, test.images, test.labels, test.n) / test.n;
         epochs_done = ep + 1;
-        double t = now_s();
+        double t = lz_now_seconds();
         char e1[32];
         fprintf(stderr, "epoch %d/%d done: test accuracy %.4f (%ld images), elapsed %s\n", ep + 1, c.epochs, test_acc,
                 test.n, fmt_dur(t - t0, e1, sizeof e1));
@@ -267,7 +262,7 @@ int cmd_train_classifier(int argc, char **argv) {
     }
     if (csv) fclose(csv);
     char e1[32];
-    fprintf(stderr, "train-classifier: done in %s, test accuracy %.4f, weights %s\n", fmt_dur(now_s() - t0, e1, sizeof e1),
+    fprintf(stderr, "train-classifier: done in %s, test accuracy %.4f, weights %s\n", fmt_dur(lz_now_seconds() - t0, e1, sizeof e1),
             test_acc, c.out);
     printf("test_accuracy %.4f\n", test_acc);
     free(opt_m);

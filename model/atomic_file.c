@@ -78,3 +78,22 @@ int atomic_commit(AtomicFile *af, LzError *err) {
     af->tmp_path = NULL;
     return 0;
 }
+
+int lz_mkdir_p(const char *dir, LzError *err) {
+    char path[1024];
+    size_t len = strlen(dir);
+    if (len == 0 || len >= sizeof path) return lz_fail(err, "directory name '%s' is empty or too long", dir);
+    memcpy(path, dir, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (path[i] != '/' && path[i] != 0) continue;
+        char saved = path[i];
+        path[i] = 0;
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            return lz_fail(err, "%s: cannot create directory: %s", path, strerror(errno));
+        path[i] = saved;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return lz_fail(err, "%s: not a directory", dir);
+    return 0;
+}
+

@@ -25,3 +25,7 @@ void atomic_write(AtomicFile *af, const void *data, size_t n);
 int atomic_commit(AtomicFile *af, LzError *err);
 // Gives up: closes and removes the temporary. Safe to call after a failed commit.
 void atomic_abort(AtomicFile *af);
+
+// mkdir -p: creates dir and its missing parents. 0 on success or when it
+// already exists as a directory; -1 with a one-line message otherwise.
+int lz_mkdir_p(const char *dir, LzError *err);

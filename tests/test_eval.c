@@ -27,6 +27,7 @@
 #include "model/prng.h"
 #include "tests/file_util.h"
 #include "tests/test.h"
+#include "model/clock.h"
 
 #define CLASSIFIER_PATH "models/classifier.safetensors"
 #define FLOOR_FID_MAX 2.0
@@ -34,12 +35,6 @@
 #define FLOOR_PR_MIN 0.75
 #define NOISE_N 1000
 #define CONSIST_N 1000
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static const char *shared_cache_dir(void) {
     static char dir[1024];
@@ -79,12 +74,12 @@ int main(void) {
 
     // ---- reference statistics: build or find, then load back ----
     const char *cache = shared_cache_dir();
-    double t0 = now();
+    double t0 = lz_now_seconds();
     RefStats rs, again;
     int rc = refstats_get(&rs, m, sha, &te, EVAL_SFID_CHANNELS, cache, &err);
     if (!test_check(rc == 0, "reference statistics of the test split", err.msg)) return test_finish();
     printf("# reference: %s %s in %.2fs (n %ld, pen %d, sfid %d, accuracy %.4f, IS %.3f)\n",
-           rs.origin == REFSTATS_LOADED ? "loaded" : "built", rs.path, now() - t0, rs.n, rs.pen_dim, rs.sfid_dim,
+           rs.origin == REFSTATS_LOADED ? "loaded" : "built", rs.path, lz_now_seconds() - t0, rs.n, rs.pen_dim, rs.sfid_dim,
            (double)rs.correct / rs.n, rs.is_mean);
     TEST_CHECK(rs.path[0] && rs.note[0] == 0, "reference cached without warnings", "path '%.200s' note '%.250s'", rs.path,
                rs.note);
@@ -108,12 +103,12 @@ int main(void) {
     EvalConfig cfg = eval_default_config();
     cfg.kid_subsets = 20;  // build/bench/eval uses the default 100; 20 keeps this test short
     EvalResult floor_r, noise_r;
-    t0 = now();
+    t0 = lz_now_seconds();
     rc = feature_eval(&floor_r, m, &rs, tr.images + 50000L * 784, 10000, NULL, NULL, &cfg, &err);
     if (!test_check(rc == 0, "evaluate 10k training images", err.msg)) return test_finish();
     print_result("floor", &floor_r);
     printf("# floor timings: features %.2fs fd %.2fs kid %.2fs pr %.2fs total %.2fs\n", floor_r.t_features, floor_r.t_fd,
-           floor_r.t_kid, floor_r.t_pr, now() - t0);
+           floor_r.t_kid, floor_r.t_pr, lz_now_seconds() - t0);
     TEST_CHECK(floor_r.fid >= -1e-9 && floor_r.fid < FLOOR_FID_MAX, "floor FID-proxy small", "fid %g, bound %g",
                floor_r.fid, FLOOR_FID_MAX);
     TEST_CHECK(floor_r.sfid >= -1e-9 && floor_r.sfid < FLOOR_SFID_MAX, "floor sFID-proxy small", "sfid %g, bound %g",
