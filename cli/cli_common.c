@@ -1,7 +1,17 @@
 #include "cli/cli_common.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+void cli_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
 
 void cli_load_dit(DitModel *m, const char *path, int heads, int max_batch, int training) {
     DitConfig cfg;

@@ -45,41 +45,35 @@ int cmd_forward(int argc, char **argv) {
 
     NpyArray x = cli_read_f32(xpath), t = cli_read_f32(tpath), y = cli_read_i64(ypath);
     if (x.ndim != 4) {
-        fprintf(stderr, "%s: expected x of shape (N, C, H, W), got %d dimensions\n", xpath, x.ndim);
-        return 1;
+        cli_fail("%s: expected x of shape (N, C, H, W), got %d dimensions", xpath, x.ndim);
     }
     int N = (int)x.shape[0];
     if (t.ndim != 1 || t.shape[0] != N) {
-        fprintf(stderr, "%s: expected t of shape (%d,) to match x\n", tpath, N);
-        return 1;
+        cli_fail("%s: expected t of shape (%d,) to match x", tpath, N);
     }
     if (y.ndim != 1 || y.shape[0] != N) {
-        fprintf(stderr, "%s: expected y of shape (%d,) to match x\n", ypath, N);
-        return 1;
+        cli_fail("%s: expected y of shape (%d,) to match x", ypath, N);
     }
     DitModel m;
     cli_load_dit(&m, weights, heads, N, 0);
     const DitConfig *c = &m.cfg;
     if (x.shape[1] != c->in_channels || x.shape[2] != c->input_size || x.shape[3] != c->input_size) {
-        fprintf(stderr, "%s: x has shape (%ld, %ld, %ld, %ld) but %s expects (N, %d, %d, %d)\n", xpath, x.shape[0],
+        cli_fail("%s: x has shape (%ld, %ld, %ld, %ld) but %s expects (N, %d, %d, %d)", xpath, x.shape[0],
                 x.shape[1], x.shape[2], x.shape[3], weights, c->in_channels, c->input_size, c->input_size);
-        return 1;
     }
     int *labels = lz_malloc(sizeof(int) * N, "labels");
     for (int i = 0; i < N; i++) {
         long long v = ((long long *)y.data)[i];
         if (v < 0 || v > c->num_classes) {
-            fprintf(stderr, "%s: label %lld at index %d outside 0..%d (%d is the null class)\n", ypath, v, i,
+            cli_fail("%s: label %lld at index %d outside 0..%d (%d is the null class)", ypath, v, i,
                     c->num_classes, c->num_classes);
-            return 1;
         }
         labels[i] = (int)v;
     }
     const float *result;
     if (args_seen(&p, "--cfg-scale")) {
         if (N % 2) {
-            fprintf(stderr, "%s: --cfg-scale needs an even batch (conditional half, null half), got %d\n", xpath, N);
-            return 1;
+            cli_fail("%s: --cfg-scale needs an even batch (conditional half, null half), got %d", xpath, N);
         }
         result = dit_forward_cfg(&m, x.data, t.data, labels, N, (float)cfg_scale, cli_parse_guide_channels(guide, c),
                                  NULL);

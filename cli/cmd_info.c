@@ -25,8 +25,7 @@ int cmd_info(int argc, char **argv) {
     float *params;
     LzError err;
     if (dit_load(path, heads, &c, &params, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
+        cli_fail("%s", err.msg);
     }
     free(params);
     char name[32], b1[32], b2[32], b3[32], b4[32];

@@ -49,8 +49,7 @@ int cmd_init(int argc, char **argv) {
     if (randomize_all) dit_init_random(params, &c, (uint64_t)seed);
     else dit_init_official(params, &c, (uint64_t)seed);
     if (dit_save(out, &c, params, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
+        cli_fail("%s", err.msg);
     }
     free(params);
     return 0;

@@ -169,13 +169,11 @@ int cmd_train(int argc, char **argv) {
     LzError err;
     cJSON *root = jc_load_file(config_path, &err);
     if (!root) {
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
+        cli_fail("%s", err.msg);
     }
     TrainConfig tc;
     if (parse_config(&tc, root, config_path, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
+        cli_fail("%s", err.msg);
     }
     char *config_text = read_text(config_path);
 
@@ -183,17 +181,14 @@ int cmd_train(int argc, char **argv) {
     int rc = tc.images ? dataset_load_files(&ds, tc.images, tc.labels, &err)
                        : dataset_load_dir(&ds, tc.data_dir, tc.split, &err);
     if (rc) {
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
+        cli_fail("%s", err.msg);
     }
     if (!ds.labels) {
-        fprintf(stderr, "%s: training a class-conditional DiT needs labels\n", ds.source);
-        return 1;
+        cli_fail("%s: training a class-conditional DiT needs labels", ds.source);
     }
     if (ds.num_classes > tc.model.num_classes) {
-        fprintf(stderr, "%s: labels go up to %d but the model has %d classes\n", ds.source, ds.num_classes - 1,
+        cli_fail("%s: labels go up to %d but the model has %d classes", ds.source, ds.num_classes - 1,
                 tc.model.num_classes);
-        return 1;
     }
 
     float *params = lz_malloc(sizeof(float) * dit_param_count(&tc.model), "DiT parameters");
@@ -202,8 +197,7 @@ int cmd_train(int argc, char **argv) {
     dit_trainer_init(&tr, &tc.model, params, &tc.hp, ds.n);
 
     if (lz_mkdir_p(tc.out_dir, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
+        cli_fail("%s", err.msg);
     }
     char ckpt[1024], csv[1024], ema_path[1024];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", tc.out_dir);
@@ -211,8 +205,7 @@ int cmd_train(int argc, char **argv) {
     snprintf(ema_path, sizeof ema_path, "%s/ema.safetensors", tc.out_dir);
     if (!fresh && access(ckpt, F_OK) == 0) {
         if (dit_trainer_load(&tr, ckpt, &err)) {
-            fprintf(stderr, "%s\n", err.msg);
-            return 1;
+            cli_fail("%s", err.msg);
         }
         fprintf(stderr, "resuming %s at step %ld of %ld\n", ckpt, tr.step, tc.steps);
     }
@@ -248,8 +241,7 @@ int cmd_train(int argc, char **argv) {
         bool stop = stop_after > 0 && run_steps >= stop_after;
         if (tr.step % tc.checkpoint_every == 0 || tr.step == tc.steps || stop) {
             if (dit_trainer_save(&tr, ckpt, config_text, &err) || dit_save(ema_path, &tc.model, tr.ema, &err)) {
-                fprintf(stderr, "\n%s\n", err.msg);
-                return 1;
+                cli_fail("%s", err.msg);
             }
         }
         if (stop) break;
@@ -258,8 +250,7 @@ int cmd_train(int argc, char **argv) {
     fclose(loss_csv);
     if (tr.step == tc.steps && tc.export_path) {
         if (dit_save(tc.export_path, &tc.model, tr.ema, &err)) {
-            fprintf(stderr, "%s\n", err.msg);
-            return 1;
+            cli_fail("%s", err.msg);
         }
         fprintf(stderr, "exported EMA weights to %s\n", tc.export_path);
     }
