@@ -19,7 +19,7 @@ for steps in 50 25; do
         --batch 50 --quiet --out "$OUT/ddim$steps.npy" --png "$OUT/ddim$steps.png"
     ref=()
     [ "$steps" != 50 ] && ref=(--reference "$OUT/ddim50.npy")
-    "$L" eval --samples "$OUT/ddim$steps.npy" --labels "$OUT/ddim${steps}_labels.npy" "${ref[@]}" --json \
+    "$L" eval --samples "$OUT/ddim$steps.npy" --labels "$OUT/ddim${steps}_labels.npy" "${ref[@]}" --json 2>/dev/null \
         >"$OUT/ddim$steps.json"
     "$L" eval --samples "$OUT/ddim$steps.npy" --labels "$OUT/ddim${steps}_labels.npy" "${ref[@]}"
 done
