@@ -26,6 +26,18 @@ static inline double bench_sgemm_peak(int n, int reps) {
     return 2.0 * n * n * (double)n / best / 1e9;
 }
 
+// Validation before timing: a benchmark whose computation is wrong must not
+// print a speed. Stops with "VALIDATION FAILED: ..." and status 1.
+#define REQUIRE(cond, ...)                          \
+    do {                                            \
+        if (!(cond)) {                              \
+            fprintf(stderr, "VALIDATION FAILED: "); \
+            fprintf(stderr, __VA_ARGS__);           \
+            fputc('\n', stderr);                    \
+            exit(1);                                \
+        }                                           \
+    } while (0)
+
 // Prints the environment line every benchmark starts with.
 extern char *openblas_get_corename(void);
 extern int openblas_get_num_threads(void);

@@ -22,16 +22,6 @@
 #include "bench/bench_common.h"
 #include "model/prng.h"
 
-#define REQUIRE(cond, ...)                          \
-    do {                                            \
-        if (!(cond)) {                              \
-            fprintf(stderr, "VALIDATION FAILED: "); \
-            fprintf(stderr, __VA_ARGS__);           \
-            fputc('\n', stderr);                    \
-            exit(1);                                \
-        }                                           \
-    } while (0)
-
 static void print_row(const char *tag, const EvalResult *r) {
     printf("  %-8s n %5ld  fid %9.4f  sfid %8.4f  is %6.3f +- %.3f  precision %.4f  recall %.4f  density %.3f  "
            "coverage %.4f  kid %.4g +- %.2g",

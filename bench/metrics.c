@@ -41,16 +41,6 @@ static float *features(long n, int d, double shift, uint64_t seed) {
     return x;
 }
 
-#define REQUIRE(cond, ...)                        \
-    do {                                          \
-        if (!(cond)) {                            \
-            fprintf(stderr, "VALIDATION FAILED: "); \
-            fprintf(stderr, __VA_ARGS__);         \
-            fputc('\n', stderr);                  \
-            exit(1);                              \
-        }                                         \
-    } while (0)
-
 static double kid_direct(const float *x, const float *y, int m, int d) {
     double sxx = 0, syy = 0, sxy = 0;
     for (int i = 0; i < m; i++)

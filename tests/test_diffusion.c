@@ -9,6 +9,7 @@
 
 #include "model/check.h"
 #include "model/diffusion.h"
+#include "tests/golden_json.h"
 #include "tests/test.h"
 
 #define GOLDEN "tests/ref/golden/diffusion.json"
@@ -16,34 +17,8 @@
 // ---------------------------------------------------------------------------
 // JSON helpers
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    CHECK(f, "cannot open %s (run the tests from the repository root)", path);
-    CHECK(fseek(f, 0, SEEK_END) == 0, "%s: seek failed", path);
-    long size = ftell(f);
-    CHECK(size > 0, "%s: empty file", path);
-    rewind(f);
-    char *text = lz_malloc((size_t)size + 1, "golden json");
-    CHECK(fread(text, 1, (size_t)size, f) == (size_t)size, "%s: short read", path);
-    text[size] = 0;
-    fclose(f);
-    return text;
-}
-
-static const cJSON *field(const cJSON *obj, const char *name) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    CHECK(v, "%s: missing key '%s'", GOLDEN, name);
-    return v;
-}
-
-static double num(const cJSON *obj, const char *name) {
-    const cJSON *v = field(obj, name);
-    CHECK(cJSON_IsNumber(v), "%s: key '%s' is not a number", GOLDEN, name);
-    return v->valuedouble;
-}
-
 static const char *str(const cJSON *obj, const char *name) {
-    const cJSON *v = field(obj, name);
+    const cJSON *v = golden_field(GOLDEN, obj, name);
     CHECK(cJSON_IsString(v), "%s: key '%s' is not a string", GOLDEN, name);
     return v->valuestring;
 }
@@ -66,15 +41,6 @@ static float *bits_array(const cJSON *arr, long *n) {
 // ---------------------------------------------------------------------------
 // distances
 
-static int64_t ulp32(float a, float b) {
-    uint32_t ua, ub;
-    memcpy(&ua, &a, 4);
-    memcpy(&ub, &b, 4);
-    int64_t ia = (ua & 0x80000000u) ? -(int64_t)(ua & 0x7fffffffu) : (int64_t)ua;
-    int64_t ib = (ub & 0x80000000u) ? -(int64_t)(ub & 0x7fffffffu) : (int64_t)ub;
-    return ia > ib ? ia - ib : ib - ia;
-}
-
 static int64_t ulp64(double a, double b) {
     uint64_t ua, ub;
     memcpy(&ua, &a, 8);
@@ -84,16 +50,6 @@ static int64_t ulp64(double a, double b) {
     int64_t ia = (ua & sign) ? -(int64_t)(ua & ~sign) : (int64_t)ua;
     int64_t ib = (ub & sign) ? -(int64_t)(ub & ~sign) : (int64_t)ub;
     return ia > ib ? ia - ib : ib - ia;
-}
-
-static uint32_t fnv1a32(const void *p, size_t n) {
-    const unsigned char *c = p;
-    uint32_t h = 0x811c9dc5u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= c[i];
-        h *= 0x01000193u;
-    }
-    return h;
 }
 
 // Float results: must be within max_ulp ulps (0 = bit-exact). Prints the
@@ -173,23 +129,23 @@ static int64_t tables_worst_ulp = 0;
 // hash counted (bit-exact tables) and reported.
 static void check_process(const char *label, const Diffusion *d, const cJSON *want) {
     char name[256];
-    int K = (int)num(want, "num_steps");
+    int K = (int)golden_num(GOLDEN, want, "num_steps");
     snprintf(name, sizeof name, "%s num_steps", label);
     if (!test_check(d->num_steps == K, name, "step count differs")) return;
-    const cJSON *map = field(want, "timestep_map");
+    const cJSON *map = golden_field(GOLDEN, want, "timestep_map");
     long i = 0, bad = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, map) bad += d->timestep_map[i++] != (long)it->valuedouble;
     snprintf(name, sizeof name, "%s timestep_map", label);
     TEST_CHECK(bad == 0 && i == K, name, "%ld entries differ", bad);
-    const cJSON *tabs = field(want, "tables");
+    const cJSON *tabs = golden_field(GOLDEN, want, "tables");
     int exact = 0;
     int64_t worst = 0;
     const char *worst_name = "";
     for (int k = 0; k < NTABLES; k++) {
-        const cJSON *tw = field(tabs, TABLE_NAMES[k]);
+        const cJSON *tw = golden_field(GOLDEN, tabs, TABLE_NAMES[k]);
         const double *got = table_by_name(d, TABLE_NAMES[k]);
-        const cJSON *at = field(tw, "at"), *vals = field(tw, "values");
+        const cJSON *at = golden_field(GOLDEN, tw, "at"), *vals = golden_field(GOLDEN, tw, "values");
         int64_t tw_worst = 0;
         for (int j = 0; j < cJSON_GetArraySize(at); j++) {
             int idx = (int)cJSON_GetArrayItem(at, j)->valuedouble;
@@ -203,8 +159,8 @@ static void check_process(const char *label, const Diffusion *d, const cJSON *wa
             comp = (s - sum) - y;
             sum = s;
         }
-        double wsum = num(tw, "fsum");
-        int hash_ok = fnv1a32(got, (size_t)K * sizeof(double)) == (uint32_t)num(tw, "fnv1a");
+        double wsum = golden_num(GOLDEN, tw, "fsum");
+        int hash_ok = fnv1a32(got, (size_t)K * sizeof(double)) == (uint32_t)golden_num(GOLDEN, tw, "fnv1a");
         exact += hash_ok;
         snprintf(name, sizeof name, "%s %s", label, TABLE_NAMES[k]);
         TEST_CHECK(tw_worst <= 4 && fabs(sum - wsum) <= 1e-12 * (fabs(wsum) + 1e-300), name,
@@ -223,9 +179,9 @@ static void check_process(const char *label, const Diffusion *d, const cJSON *wa
 
 static void test_tables(const cJSON *doc) {
     const cJSON *item;
-    cJSON_ArrayForEach(item, field(doc, "base")) {
+    cJSON_ArrayForEach(item, golden_field(GOLDEN, doc, "base")) {
         const char *schedule = str(item, "schedule");
-        int steps = (int)num(item, "steps");
+        int steps = (int)golden_num(GOLDEN, item, "steps");
         char label[128];
         snprintf(label, sizeof label, "base %s %d", schedule, steps);
         double *betas = lz_malloc((size_t)steps * sizeof(double), "betas");
@@ -239,13 +195,13 @@ static void test_tables(const cJSON *doc) {
         }
         free(betas);
     }
-    cJSON_ArrayForEach(item, field(doc, "respaced")) {
+    cJSON_ArrayForEach(item, golden_field(GOLDEN, doc, "respaced")) {
         const char *schedule = str(item, "schedule"), *respacing = str(item, "respacing");
         char label[128];
         snprintf(label, sizeof label, "respaced %s '%s'", schedule, respacing);
         LzError err = {{0}};
         Diffusion d;
-        int rc = diffusion_create(&d, schedule, (int)num(item, "steps"), respacing, &err);
+        int rc = diffusion_create(&d, schedule, (int)golden_num(GOLDEN, item, "steps"), respacing, &err);
         if (test_check(rc == 0, label, err.msg)) {
             check_process(label, &d, item);
             diffusion_free(&d);
@@ -285,7 +241,7 @@ static void expect_error(const char *schedule, int steps, const char *respacing,
 
 static void test_errors(const cJSON *doc) {
     const cJSON *item;
-    cJSON_ArrayForEach(item, field(doc, "respacing_errors")) {
+    cJSON_ArrayForEach(item, golden_field(GOLDEN, doc, "respacing_errors")) {
         const char *r = str(item, "respacing");
         expect_error("linear", 1000, r, r);  // the official code rejects it too
     }
@@ -315,7 +271,9 @@ typedef struct {
     float *x, *model_out, *noise, *x0, *eps;  // eps: (B, C, HW) = first C channels of model_out
 } StepInputs;
 
-static const cJSON *output(const cJSON *c, const char *name) { return field(field(c, "outputs"), name); }
+static const cJSON *output(const cJSON *c, const char *name) {
+    return golden_field(GOLDEN, golden_field(GOLDEN, c, "outputs"), name);
+}
 
 // Float64 oracle of diffusion_vb_terms for one row, with the var values in
 // double so that central differences resolve single gradient entries. The
@@ -348,24 +306,24 @@ static double vb_oracle(const Diffusion *d, int t, const float *x0, const float 
 }
 
 static void test_steps(const cJSON *doc) {
-    const cJSON *st = field(doc, "steps");
+    const cJSON *st = golden_field(GOLDEN, doc, "steps");
     LzError err = {{0}};
     Diffusion d;
-    CHECK(diffusion_create(&d, str(st, "schedule"), (int)num(st, "steps"), str(st, "respacing"), &err) == 0, "%s",
+    CHECK(diffusion_create(&d, str(st, "schedule"), (int)golden_num(GOLDEN, st, "steps"), str(st, "respacing"), &err) == 0, "%s",
           err.msg);
     StepInputs in = {0};
-    in.B = (int)num(st, "B");
-    in.C = (int)num(st, "C");
-    in.HW = (long)num(st, "HW");
+    in.B = (int)golden_num(GOLDEN, st, "B");
+    in.C = (int)golden_num(GOLDEN, st, "C");
+    in.HW = (long)golden_num(GOLDEN, st, "HW");
     in.n = (long)in.B * in.C * in.HW;
     CHECK(in.B <= 8, "golden batch too large");
-    for (int b = 0; b < in.B; b++) in.t[b] = (int)cJSON_GetArrayItem(field(st, "t"), b)->valuedouble;
-    const cJSON *inputs = field(st, "inputs");
+    for (int b = 0; b < in.B; b++) in.t[b] = (int)cJSON_GetArrayItem(golden_field(GOLDEN, st, "t"), b)->valuedouble;
+    const cJSON *inputs = golden_field(GOLDEN, st, "inputs");
     long len;
-    in.x = bits_array(field(inputs, "x"), &len);
-    in.model_out = bits_array(field(inputs, "model_out"), &len);
-    in.noise = bits_array(field(inputs, "noise"), &len);
-    in.x0 = bits_array(field(inputs, "x0"), &len);
+    in.x = bits_array(golden_field(GOLDEN, inputs, "x"), &len);
+    in.model_out = bits_array(golden_field(GOLDEN, inputs, "model_out"), &len);
+    in.noise = bits_array(golden_field(GOLDEN, inputs, "noise"), &len);
+    in.x0 = bits_array(golden_field(GOLDEN, inputs, "x0"), &len);
     const int B = in.B, C = in.C;
     const long HW = in.HW, n = in.n, row = (long)C * HW;
     in.eps = lz_malloc((size_t)n * sizeof(float), "eps");
@@ -377,13 +335,13 @@ static void test_steps(const cJSON *doc) {
     float *lv = lz_malloc((size_t)n * sizeof(float), "log_variance");
     const cJSON *c;
     int case_i = 0;
-    cJSON_ArrayForEach(c, field(st, "cases")) {
+    cJSON_ArrayForEach(c, golden_field(GOLDEN, st, "cases")) {
         const char *kind = str(c, "kind");
-        const cJSON *p = field(c, "params");
+        const cJSON *p = golden_field(GOLDEN, c, "params");
         char name[192];
         if (strcmp(kind, "ddim") == 0) {
-            float eta = (float)num(p, "eta");
-            int clip = (int)num(p, "clip"), cout = (int)num(p, "cout");
+            float eta = (float)golden_num(GOLDEN, p, "eta");
+            int clip = (int)golden_num(GOLDEN, p, "clip"), cout = (int)golden_num(GOLDEN, p, "cout");
             const float *mo = cout == 2 * C ? in.model_out : in.eps;
             diffusion_ddim_step(out, px, in.x, mo, in.noise, in.t, &d, eta, clip, B, C, cout, HW);
             // Pure float32 arithmetic with sqrt only: bit-exact.
@@ -396,7 +354,7 @@ static void test_steps(const cJSON *doc) {
             DiffVarType var = strcmp(vs, "learned_range") == 0 ? DIFF_VAR_LEARNED_RANGE
                               : strcmp(vs, "fixed_large") == 0 ? DIFF_VAR_FIXED_LARGE
                                                                : DIFF_VAR_FIXED_SMALL;
-            int clip = (int)num(p, "clip"), cout = (int)num(p, "cout");
+            int clip = (int)golden_num(GOLDEN, p, "clip"), cout = (int)golden_num(GOLDEN, p, "cout");
             const float *mo = cout == 2 * C ? in.model_out : in.eps;
             diffusion_ddpm_step(out, px, in.x, mo, in.noise, in.t, &d, var, clip, B, C, cout, HW);
             diffusion_p_mean_variance(mean, lv, NULL, in.x, mo, in.t, &d, var, clip, B, C, cout, HW);
@@ -585,7 +543,7 @@ static void test_respacing_facts(void) {
 }
 
 int main(void) {
-    char *text = read_text(GOLDEN);
+    char *text = golden_read_text(GOLDEN);
     cJSON *doc = cJSON_Parse(text);
     CHECK(doc, "%s: invalid JSON", GOLDEN);
     test_tables(doc);

@@ -9,51 +9,10 @@
 
 #include "model/check.h"
 #include "model/rng.h"
+#include "tests/golden_json.h"
 #include "tests/test.h"
 
 #define GOLDEN "tests/ref/golden/rng.json"
-
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    CHECK(f, "cannot open %s (run the tests from the repository root)", path);
-    CHECK(fseek(f, 0, SEEK_END) == 0, "%s: seek failed", path);
-    long size = ftell(f);
-    CHECK(size > 0, "%s: empty file", path);
-    rewind(f);
-    char *text = lz_malloc((size_t)size + 1, "golden json");
-    CHECK(fread(text, 1, (size_t)size, f) == (size_t)size, "%s: short read", path);
-    text[size] = 0;
-    fclose(f);
-    return text;
-}
-
-static const cJSON *field(const cJSON *obj, const char *name) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    CHECK(v, "%s: missing key '%s'", GOLDEN, name);
-    return v;
-}
-
-static double num(const cJSON *obj, const char *name) {
-    const cJSON *v = field(obj, name);
-    CHECK(cJSON_IsNumber(v), "%s: key '%s' is not a number", GOLDEN, name);
-    return v->valuedouble;
-}
-
-// Ordered distance between two floats in units in the last place.
-static int64_t ulp_distance(uint32_t a, uint32_t b) {
-    int64_t ia = (a & 0x80000000u) ? -(int64_t)(a & 0x7fffffffu) : (int64_t)a;
-    int64_t ib = (b & 0x80000000u) ? -(int64_t)(b & 0x7fffffffu) : (int64_t)b;
-    return ia > ib ? ia - ib : ib - ia;
-}
-
-static uint32_t fnv1a32(const unsigned char *p, size_t n) {
-    uint32_t h = 0x811c9dc5u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x01000193u;
-    }
-    return h;
-}
 
 static int64_t worst_ulp_all = 0;
 static long compared_all = 0;
@@ -61,7 +20,7 @@ static long compared_all = 0;
 // Compares `n` produced words (float bits or int64 values) with one golden
 // result object {n, full} or {n, head, tail, sum, fnv1a}.
 static void compare_result(const char *name, const cJSON *res, const float *f, const int64_t *iv, long n) {
-    long want_n = (long)num(res, "n");
+    long want_n = (long)golden_num(GOLDEN, res, "n");
     if (!test_check(want_n == n, name, "element count differs from golden")) return;
     long mismatches = 0, first_bad = -1;
     int64_t worst = 0;
@@ -76,7 +35,7 @@ static void compare_result(const char *name, const cJSON *res, const float *f, c
         nparts = 2;
     }
     for (int p = 0; p < nparts; p++) {
-        const cJSON *arr = field(res, parts[p]);
+        const cJSON *arr = golden_field(GOLDEN, res, parts[p]);
         long k = 0;
         const cJSON *it;
         cJSON_ArrayForEach(it, arr) {
@@ -87,7 +46,7 @@ static void compare_result(const char *name, const cJSON *res, const float *f, c
                 uint32_t got;
                 memcpy(&got, &f[i], 4);
                 uint32_t want = (uint32_t)it->valuedouble;
-                int64_t d = ulp_distance(got, want);
+                int64_t d = ulp32_bits(got, want);
                 if (d > worst) worst = d;
                 bad = got != want;
             } else {
@@ -109,19 +68,19 @@ static void compare_result(const char *name, const cJSON *res, const float *f, c
         uint32_t h = fnv1a32(f ? (const unsigned char *)f : (const unsigned char *)iv, bytes);
         char hname[256];
         snprintf(hname, sizeof hname, "%s fnv1a", name);
-        TEST_CHECK(h == (uint32_t)num(res, "fnv1a"), hname, "hash %08x want %08x", h, (uint32_t)num(res, "fnv1a"));
+        TEST_CHECK(h == (uint32_t)golden_num(GOLDEN, res, "fnv1a"), hname, "hash %08x want %08x", h, (uint32_t)golden_num(GOLDEN, res, "fnv1a"));
         double sum = 0;
         for (long i = 0; i < n; i++) sum += f ? (double)f[i] : (double)iv[i];
-        double want = num(res, "sum");
+        double want = golden_num(GOLDEN, res, "sum");
         snprintf(hname, sizeof hname, "%s sum", name);
         TEST_CHECK(fabs(sum - want) <= 1e-9 * (1 + fabs(want)), hname, "sum %.17g want %.17g", sum, want);
     }
 }
 
 static void run_op(TorchRng *g, const cJSON *op, const char *name) {
-    const char *kind = field(op, "op")->valuestring;
-    long n = (long)num(op, "n");
-    const cJSON *res = field(op, "result");
+    const char *kind = golden_field(GOLDEN, op, "op")->valuestring;
+    long n = (long)golden_num(GOLDEN, op, "n");
+    const cJSON *res = golden_field(GOLDEN, op, "result");
     if (strcmp(kind, "randn") == 0) {
         float *out = lz_malloc((size_t)n * sizeof(float), "randn out");
         rng_randn(g, out, n);
@@ -134,7 +93,7 @@ static void run_op(TorchRng *g, const cJSON *op, const char *name) {
         free(out);
     } else if (strcmp(kind, "randint") == 0) {
         int64_t *out = lz_malloc((size_t)n * sizeof(int64_t), "randint out");
-        rng_randint(g, out, n, (int64_t)num(op, "low"), (int64_t)num(op, "high"));
+        rng_randint(g, out, n, (int64_t)golden_num(GOLDEN, op, "low"), (int64_t)golden_num(GOLDEN, op, "high"));
         compare_result(name, res, NULL, out, n);
         free(out);
     } else {
@@ -143,24 +102,24 @@ static void run_op(TorchRng *g, const cJSON *op, const char *name) {
 }
 
 static void test_goldens(void) {
-    char *text = read_text(GOLDEN);
+    char *text = golden_read_text(GOLDEN);
     cJSON *doc = cJSON_Parse(text);
     CHECK(doc, "%s: invalid JSON", GOLDEN);
-    const cJSON *seqs = field(doc, "sequences");
+    const cJSON *seqs = golden_field(GOLDEN, doc, "sequences");
     const cJSON *seq;
     cJSON_ArrayForEach(seq, seqs) {
-        uint64_t seed = (uint64_t)num(seq, "seed");
+        uint64_t seed = (uint64_t)golden_num(GOLDEN, seq, "seed");
         TorchRng g;
         rng_seed(&g, seed);
         char desc[160] = "";
         const cJSON *op;
-        cJSON_ArrayForEach(op, field(seq, "ops")) {
+        cJSON_ArrayForEach(op, golden_field(GOLDEN, seq, "ops")) {
             size_t len = strlen(desc);
-            snprintf(desc + len, sizeof desc - len, "%s%s(%ld)", len ? "," : "", field(op, "op")->valuestring,
-                     (long)num(op, "n"));
+            snprintf(desc + len, sizeof desc - len, "%s%s(%ld)", len ? "," : "", golden_field(GOLDEN, op, "op")->valuestring,
+                     (long)golden_num(GOLDEN, op, "n"));
         }
         int k = 0;
-        cJSON_ArrayForEach(op, field(seq, "ops")) {
+        cJSON_ArrayForEach(op, golden_field(GOLDEN, seq, "ops")) {
             char name[256];
             snprintf(name, sizeof name, "rng seed %" PRIu64 " [%s] call %d", seed, desc, k++);
             run_op(&g, op, name);
@@ -168,10 +127,10 @@ static void test_goldens(void) {
     }
     // Per-sample noise: seed derivation and randn(C, H, W) of the derived seed.
     const cJSON *item;
-    cJSON_ArrayForEach(item, field(doc, "sample_noise")) {
-        uint64_t run_seed = (uint64_t)num(item, "run_seed");
-        long index = (long)num(item, "index");
-        uint64_t want = (uint64_t)num(item, "seed");
+    cJSON_ArrayForEach(item, golden_field(GOLDEN, doc, "sample_noise")) {
+        uint64_t run_seed = (uint64_t)golden_num(GOLDEN, item, "run_seed");
+        long index = (long)golden_num(GOLDEN, item, "index");
+        uint64_t want = (uint64_t)golden_num(GOLDEN, item, "seed");
         uint64_t s = rng_sample_seed(run_seed, index);
         char name[160];
         snprintf(name, sizeof name, "rng_sample_seed(%" PRIu64 ", %ld)", run_seed, index);
@@ -182,7 +141,7 @@ static void test_goldens(void) {
         rng_seed(&g, s);
         rng_randn(&g, noise, n);
         snprintf(name, sizeof name, "sample noise run %" PRIu64 " index %ld", run_seed, index);
-        compare_result(name, field(item, "result"), noise, NULL, n);
+        compare_result(name, golden_field(GOLDEN, item, "result"), noise, NULL, n);
     }
     cJSON_Delete(doc);
     free(text);
