@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "model/kernels.h"
+#include "model/kernels_parallel.h"
 
 #define LN_EPS 1e-6f
 
@@ -133,7 +134,7 @@ static void mlp_module(DitModel *m, int l, float *y, const float *z, int B) {
     float *h = dit_layer(m, a->fc1, l, BTM);
     float *g = dit_layer(m, a->gelu, l, BTM);
     linear_forward(h, z, p->fc1_w + (long)l * M * D, p->fc1_b + (long)l * M, B * T, D, M);
-    gelu_tanh_forward(g, h, (long)B * T * M);
+    gelu_tanh_forward_par(g, h, (long)B * T * M);
     linear_forward(y, g, p->fc2_w + (long)l * D * M, p->fc2_b + (long)l * D, B * T, M, D);
 }
 
@@ -209,26 +210,26 @@ void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int 
         const float *shift_msa = mod, *scale_msa = mod + D, *gate_msa = mod + 2 * D;
         const float *shift_mlp = mod + 3 * D, *scale_mlp = mod + 4 * D, *gate_mlp = mod + 5 * D;
 
-        layernorm_forward(ln1, dit_layer(m, a->ln1_mean, l, BT), dit_layer(m, a->ln1_rstd, l, BT), xin, B * T, D,
+        layernorm_forward_par(ln1, dit_layer(m, a->ln1_mean, l, BT), dit_layer(m, a->ln1_rstd, l, BT), xin, B * T, D,
                           LN_EPS);
-        modulate_forward(z1, ln1, shift_msa, scale_msa, B, T, D, (int)D6);
+        modulate_forward_par(z1, ln1, shift_msa, scale_msa, B, T, D, (int)D6);
         run_module(m, l, DIT_ATTN, attention_module, y1, z1, gate_msa, B, hooks);
         if (xmid != xin) memcpy(xmid, xin, sizeof(float) * B * T * D);
-        gated_residual_forward(xmid, gate_msa, y1, B, T, D, (int)D6);
+        gated_residual_forward_par(xmid, gate_msa, y1, B, T, D, (int)D6);
 
-        layernorm_forward(ln2, dit_layer(m, a->ln2_mean, l, BT), dit_layer(m, a->ln2_rstd, l, BT), xmid, B * T, D,
+        layernorm_forward_par(ln2, dit_layer(m, a->ln2_mean, l, BT), dit_layer(m, a->ln2_rstd, l, BT), xmid, B * T, D,
                           LN_EPS);
-        modulate_forward(z2, ln2, shift_mlp, scale_mlp, B, T, D, (int)D6);
+        modulate_forward_par(z2, ln2, shift_mlp, scale_mlp, B, T, D, (int)D6);
         run_module(m, l, DIT_MLP, mlp_module, y2, z2, gate_mlp, B, hooks);
         if (xout != xmid) memcpy(xout, xmid, sizeof(float) * B * T * D);
-        gated_residual_forward(xout, gate_mlp, y2, B, T, D, (int)D6);
+        gated_residual_forward_par(xout, gate_mlp, y2, B, T, D, (int)D6);
     }
 
     // Final layer: adaLN gives shift then scale; linear to p*p*Cout; unpatchify.
     float *xl = m->training ? a->res + (long)L * BTD : a->res;
     linear_forward(a->fmod, a->silu_c, p->final_ada_w, p->final_ada_b, B, D, 2 * D);
-    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, xl, B * T, D, LN_EPS);
-    modulate_forward(a->zf, a->lnf, a->fmod, a->fmod + D, B, T, D, 2 * D);
+    layernorm_forward_par(a->lnf, a->lnf_mean, a->lnf_rstd, xl, B * T, D, LN_EPS);
+    modulate_forward_par(a->zf, a->lnf, a->fmod, a->fmod + D, B, T, D, 2 * D);
     linear_forward(a->out_tokens, a->zf, p->final_w, p->final_b, B * T, D, dit_out_patch_dim(c));
     unpatchify(a->out, a->out_tokens, B, dit_out_channels(c), S, S, c->patch);
 }

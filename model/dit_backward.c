@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "model/kernels.h"
+#include "model/kernels_parallel.h"
 
 void dit_grads_build(DitGrads *g, const DitModel *m, int with_param_grads) {
     CHECK(m->training, "dit_grads_build: the model must be built in training mode (all activations kept)");
@@ -59,9 +60,9 @@ void dit_backward(DitModel *m, DitGrads *g, const float *dout, const int *y, int
     linear_backward(g->dz, PG(final_w, 0), PG(final_b, 0), g->dout_tokens, a->zf, p->final_w, B * T, D, PO);
     memset(g->dln, 0, sizeof(float) * n);
     memset(g->dfmod, 0, sizeof(float) * B * 2 * D);
-    modulate_backward(g->dln, g->dfmod, g->dfmod + D, g->dz, a->lnf, a->fmod + D, B, T, D, 2 * D);
+    modulate_backward_par(g->dln, g->dfmod, g->dfmod + D, g->dz, a->lnf, a->fmod + D, B, T, D, 2 * D);
     memset(g->dres, 0, sizeof(float) * n);
-    layernorm_backward(g->dres, g->dln, a->res + (long)L * BTD, a->lnf_mean, a->lnf_rstd, B * T, D);
+    layernorm_backward_par(g->dres, g->dln, a->res + (long)L * BTD, a->lnf_mean, a->lnf_rstd, B * T, D);
     memset(g->dsilu_c, 0, sizeof(float) * B * D);
     linear_backward(g->dsilu_c, PG(final_ada_w, 0), PG(final_ada_b, 0), g->dfmod, a->silu_c, p->final_ada_w, B, D,
                     2 * D);
@@ -77,7 +78,7 @@ void dit_backward(DitModel *m, DitGrads *g, const float *dout, const int *y, int
         // x_out = x_mid + gate_mlp * y2 (g->dres holds dx_out and becomes dx_mid)
         const float *y2 = a->y2 + (long)l * BTD;
         memset(g->dy, 0, sizeof(float) * n);
-        gated_residual_backward(g->dy, dgate_mlp, g->dres, y2, gate_mlp, B, T, D, (int)D6);
+        gated_residual_backward_par(g->dy, dgate_mlp, g->dres, y2, gate_mlp, B, T, D, (int)D6);
         memset(g->dz, 0, sizeof(float) * n);
         if (hooks && hooks->module_grad) hooks->module_grad(hooks->ctx, l, DIT_MLP, g->dy, g->dz, B);
         // y2 = fc2(gelu(fc1(z2)))
@@ -86,18 +87,18 @@ void dit_backward(DitModel *m, DitGrads *g, const float *dout, const int *y, int
         linear_backward(g->dgelu, PG(fc2_w, (long)l * D * M), PG(fc2_b, (long)l * D), g->dy, gl,
                         p->fc2_w + (long)l * D * M, B * T, M, D);
         memset(g->dfc1, 0, sizeof(float) * B * T * M);
-        gelu_tanh_backward(g->dfc1, g->dgelu, h, (long)B * T * M);
+        gelu_tanh_backward_par(g->dfc1, g->dgelu, h, (long)B * T * M);
         linear_backward(g->dz, PG(fc1_w, (long)l * M * D), PG(fc1_b, (long)l * M), g->dfc1, a->z2 + (long)l * BTD,
                         p->fc1_w + (long)l * M * D, B * T, D, M);
         // z2 = modulate(LN(x_mid), shift_mlp, scale_mlp)
         memset(g->dln, 0, sizeof(float) * n);
-        modulate_backward(g->dln, dshift_mlp, dscale_mlp, g->dz, a->ln2 + (long)l * BTD, scale_mlp, B, T, D, (int)D6);
-        layernorm_backward(g->dres, g->dln, xmid, a->ln2_mean + (long)l * BT, a->ln2_rstd + (long)l * BT, B * T, D);
+        modulate_backward_par(g->dln, dshift_mlp, dscale_mlp, g->dz, a->ln2 + (long)l * BTD, scale_mlp, B, T, D, (int)D6);
+        layernorm_backward_par(g->dres, g->dln, xmid, a->ln2_mean + (long)l * BT, a->ln2_rstd + (long)l * BT, B * T, D);
 
         // x_mid = x_in + gate_msa * y1 (g->dres becomes dx_in)
         const float *y1 = a->y1 + (long)l * BTD;
         memset(g->dy, 0, sizeof(float) * n);
-        gated_residual_backward(g->dy, dgate_msa, g->dres, y1, gate_msa, B, T, D, (int)D6);
+        gated_residual_backward_par(g->dy, dgate_msa, g->dres, y1, gate_msa, B, T, D, (int)D6);
         memset(g->dz, 0, sizeof(float) * n);
         if (hooks && hooks->module_grad) hooks->module_grad(hooks->ctx, l, DIT_ATTN, g->dy, g->dz, B);
         // y1 = proj(attention(qkv(z1)))
@@ -110,8 +111,8 @@ void dit_backward(DitModel *m, DitGrads *g, const float *dout, const int *y, int
         linear_backward(g->dz, PG(qkv_w, (long)l * 3 * D * D), PG(qkv_b, (long)l * 3 * D), g->dqkv,
                         a->z1 + (long)l * BTD, p->qkv_w + (long)l * 3 * D * D, B * T, D, 3 * D);
         memset(g->dln, 0, sizeof(float) * n);
-        modulate_backward(g->dln, dshift_msa, dscale_msa, g->dz, a->ln1 + (long)l * BTD, scale_msa, B, T, D, (int)D6);
-        layernorm_backward(g->dres, g->dln, xin, a->ln1_mean + (long)l * BT, a->ln1_rstd + (long)l * BT, B * T, D);
+        modulate_backward_par(g->dln, dshift_msa, dscale_msa, g->dz, a->ln1 + (long)l * BTD, scale_msa, B, T, D, (int)D6);
+        layernorm_backward_par(g->dres, g->dln, xin, a->ln1_mean + (long)l * BT, a->ln1_rstd + (long)l * BT, B * T, D);
 
         // mod = adaLN(silu_c)
         linear_backward(g->dsilu_c, PG(ada_w, (long)l * D6 * D), PG(ada_b, (long)l * D6), g->dmod, a->silu_c,
