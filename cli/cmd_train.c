@@ -107,18 +107,6 @@ static int parse_config(TrainConfig *tc, const cJSON *root, const char *path, Lz
     return 0;
 }
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    CHECK(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = lz_malloc((size_t)n + 1, "config text");
-    s[fread(s, 1, (size_t)n, f)] = 0;
-    fclose(f);
-    return s;
-}
-
 // Keeps the loss CSV consistent with a resumed checkpoint: rows of steps after
 // the checkpoint (written before an interruption) are dropped.
 static FILE *open_loss_csv(const char *path, long resume_step) {
@@ -175,7 +163,9 @@ int cmd_train(int argc, char **argv) {
     if (parse_config(&tc, root, config_path, &err)) {
         cli_fail("%s", err.msg);
     }
-    char *config_text = read_text(config_path);
+    // The config text goes into checkpoint metadata for provenance.
+    char *config_text = jc_read_text(config_path, &err);
+    if (!config_text) cli_fail("%s", err.msg);
 
     Dataset ds;
     int rc = tc.images ? dataset_load_files(&ds, tc.images, tc.labels, &err)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-cJSON *jc_load_file(const char *path, LzError *err) {
+char *jc_read_text(const char *path, LzError *err) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         lz_fail(err, "%s: cannot open config", path);
@@ -23,6 +23,13 @@ cJSON *jc_load_file(const char *path, LzError *err) {
     size_t got = fread(text, 1, (size_t)n, f);
     fclose(f);
     text[got] = 0;
+    return text;
+}
+
+cJSON *jc_load_file(const char *path, LzError *err) {
+    char *text = jc_read_text(path, err);
+    if (!text) return NULL;
+    size_t got = strlen(text);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
     if (!root) {

@@ -20,6 +20,8 @@ typedef struct {
     double min, max;  // inclusive bounds for numbers; ignored when min > max
 } JcField;
 
+// The whole file as a NUL-terminated string (caller frees); configs are capped at 16 MB.
+char *jc_read_text(const char *path, LzError *err);
 // Parses a whole file into a cJSON tree (caller frees with cJSON_Delete).
 cJSON *jc_load_file(const char *path, LzError *err);
 // Reads `obj` (must be an object) against `fields`. `where` names the section
