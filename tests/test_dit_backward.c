@@ -15,6 +15,7 @@
 #include "model/prng.h"
 #include "model/safetensors.h"
 #include "tests/test.h"
+#include "tests/test_io.h"
 
 #define FD_RTOL 2e-2
 #define FD_ATOL 2e-3
@@ -300,12 +301,9 @@ static void test_whole_model_fd(void) {
 }
 
 static void test_against_pytorch(void) {
-    DitConfig cfg;
-    float *params;
-    LzError err;
-    CHECK(dit_load("tests/ref/golden/dit_c.safetensors", 0, &cfg, &params, &err) == 0, "%s", err.msg);
     DitModel m;
-    dit_build(&m, &cfg, params, 2, 1);
+    test_load_dit(&m, "tests/ref/golden/dit_c.safetensors", 2, 1);
+    LzError err;
     DitGrads g;
     dit_grads_build(&g, &m, 1);
     NpyArray x, t, yv, R;
@@ -319,7 +317,7 @@ static void test_against_pytorch(void) {
     StFile want;
     CHECK(!st_read("tests/ref/golden/dit_c_grads.safetensors", &want, &err), "%s", err.msg);
     DitTensorTable table;
-    dit_tensor_table_build(&table, &cfg);
+    dit_tensor_table_build(&table, &m.cfg);
     double worst = 0;
     const char *worst_name = "";
     for (int i = 0; i < table.ntensors; i++) {

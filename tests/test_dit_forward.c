@@ -9,23 +9,10 @@
 #include "model/npy.h"
 #include "model/prng.h"
 #include "tests/test.h"
+#include "tests/test_io.h"
 
 #define GOLDEN "tests/ref/golden/"
 
-static NpyArray load_f32(const char *path) {
-    NpyArray a;
-    LzError err;
-    CHECK(npy_read_f32(path, &a, &err) == 0, "%s", err.msg);
-    return a;
-}
-
-static void load_model(DitModel *m, const char *path, int max_batch) {
-    DitConfig cfg;
-    float *params;
-    LzError err;
-    CHECK(dit_load(path, 0, &cfg, &params, &err) == 0, "%s", err.msg);
-    dit_build(m, &cfg, params, max_batch, 0);
-}
 
 static void labels_from(const char *path, int *y, long n) {
     NpyArray a;
@@ -40,13 +27,13 @@ static void test_golden_case(const char *name, int ncfg, const int *cfg_channels
     char path[256];
     DitModel m;
     snprintf(path, sizeof path, GOLDEN "%s.safetensors", name);
-    load_model(&m, path, 8);
+    test_load_dit(&m, path, 8, 0);
     snprintf(path, sizeof path, GOLDEN "%s_x.npy", name);
-    NpyArray x = load_f32(path);
+    NpyArray x = test_load_f32(path);
     snprintf(path, sizeof path, GOLDEN "%s_t.npy", name);
-    NpyArray t = load_f32(path);
+    NpyArray t = test_load_f32(path);
     snprintf(path, sizeof path, GOLDEN "%s_out.npy", name);
-    NpyArray want = load_f32(path);
+    NpyArray want = test_load_f32(path);
     int B = (int)x.shape[0], y[8];
     snprintf(path, sizeof path, GOLDEN "%s_y.npy", name);
     labels_from(path, y, B);
@@ -72,7 +59,7 @@ static void test_golden_case(const char *name, int ncfg, const int *cfg_channels
         int Bc = B / 2 * 2;
         labels_from(path, ycfg, Bc);
         snprintf(path, sizeof path, GOLDEN "%s_cfg%d_out.npy", name, cfg_channels[k]);
-        NpyArray wc = load_f32(path);
+        NpyArray wc = test_load_f32(path);
         const float *o = dit_forward_cfg(&m, x.data, t.data, ycfg, Bc, cfg_scales[k], cfg_channels[k], NULL);
         rel = test_rel_to_scale(o, wc.data, wc.count);
         snprintf(label, sizeof label, "%s forward_with_cfg (scale %.1f, %d guided channels) matches PyTorch", name,
@@ -87,7 +74,7 @@ static void test_golden_case(const char *name, int ncfg, const int *cfg_channels
 }
 
 static void test_embeddings(void) {
-    NpyArray t = load_f32(GOLDEN "tfreq_t.npy"), want = load_f32(GOLDEN "tfreq.npy");
+    NpyArray t = test_load_f32(GOLDEN "tfreq_t.npy"), want = test_load_f32(GOLDEN "tfreq.npy");
     float out[5 * 256];
     timestep_embedding(out, t.data, (int)t.count, 256);
     // The arguments t * f_i are float32 products as upstream, but torch's
@@ -104,7 +91,7 @@ static void test_embeddings(void) {
     npy_free(&t);
     npy_free(&want);
 
-    NpyArray pe = load_f32(GOLDEN "pos_embed_16x4.npy");
+    NpyArray pe = test_load_f32(GOLDEN "pos_embed_16x4.npy");
     float mine[16 * 16];
     dit_pos_embed_sincos(mine, 16, 4);
     test_close("2-D sin-cos pos_embed (w first, [sin, cos] halves) matches the numpy formula", mine, pe.data,
@@ -194,11 +181,11 @@ static void fill_from_ref(void *vctx, DitModuleView *v) {
 
 static void test_skip_rows(void) {
     DitModel m, ref;
-    load_model(&m, GOLDEN "dit_a.safetensors", 8);
+    test_load_dit(&m, GOLDEN "dit_a.safetensors", 8, 0);
     float *copy = lz_malloc(sizeof(float) * dit_param_count(&m.cfg), "param copy");
     memcpy(copy, m.params_memory, sizeof(float) * dit_param_count(&m.cfg));
     dit_build(&ref, &m.cfg, copy, 4, 1);
-    NpyArray x = load_f32(GOLDEN "dit_a_x.npy"), t = load_f32(GOLDEN "dit_a_t.npy");
+    NpyArray x = test_load_f32(GOLDEN "dit_a_x.npy"), t = test_load_f32(GOLDEN "dit_a_t.npy");
     int y[4] = {1, 2, 3, 10};
     dit_forward(&ref, x.data, t.data, y, 4, NULL);
     SkipCtx ctx = {&ref, 0};

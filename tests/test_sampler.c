@@ -8,24 +8,15 @@
 #include "model/npy.h"
 #include "model/sampler.h"
 #include "tests/test.h"
+#include "tests/test_io.h"
 
 #define GOLDEN "tests/ref/golden/"
 
-static NpyArray load_f32(const char *path) {
-    NpyArray a;
-    LzError err;
-    CHECK(npy_read_f32(path, &a, &err) == 0, "%s", err.msg);
-    return a;
-}
-
+// Builds the sampler golden model "sampler_<name>.safetensors".
 static void load_model(DitModel *m, const char *name, int max_batch) {
     char path[256];
     snprintf(path, sizeof path, GOLDEN "sampler_%s.safetensors", name);
-    DitConfig cfg;
-    float *params;
-    LzError err;
-    CHECK(dit_load(path, 0, &cfg, &params, &err) == 0, "%s", err.msg);
-    dit_build(m, &cfg, params, max_batch, 0);
+    test_load_dit(m, path, max_batch, 0);
 }
 
 static void make_diffusion(Diffusion *d, const char *respacing) {
@@ -88,7 +79,7 @@ static long run_case(const GoldenCase *gc, int batch, float *out) {
     if (gc->given) {
         char path[256];
         snprintf(path, sizeof path, GOLDEN "sampler_%s_z.npy", gc->name);
-        z = load_f32(path);
+        z = test_load_f32(path);
     }
     SamplerOptions o = case_options(gc, &m, batch);
     Sampler s;
@@ -107,7 +98,7 @@ static void test_goldens(void) {
         const GoldenCase *gc = &CASES[k];
         char path[256], label[200];
         snprintf(path, sizeof path, GOLDEN "sampler_%s_out.npy", gc->name);
-        NpyArray want = load_f32(path);
+        NpyArray want = test_load_f32(path);
         float *got = lz_malloc(sizeof(float) * want.count, "samples");
         long n = run_case(gc, 3, got);
         CHECK(n * (want.count / n) == want.count, "golden size");

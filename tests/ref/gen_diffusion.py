@@ -14,12 +14,13 @@ Storage: float64 tables as JSON numbers (repr round-trips exactly) at a few
 indices, plus math.fsum and an FNV-1a hash of the whole array's bytes; float32
 tensors as IEEE bit patterns (uint32) so the C test can count ulps.
 """
-import json
 import math
 import os
 
 import numpy as np
 import torch as th
+
+from golden_io import write_json_atomic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "golden", "diffusion.json")
@@ -329,13 +330,7 @@ def main():
 
     doc["steps"] = {"schedule": "linear", "steps": 1000, "respacing": "50", "B": B, "C": C, "HW": H * W,
                     "t": t.tolist(), "inputs": inputs, "cases": cases}
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    tmp = OUT + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(doc, f, separators=(",", ":"))
-        f.write("\n")
-    os.replace(tmp, OUT)
-    print(f"wrote {OUT} ({os.path.getsize(OUT)} bytes)")
+    write_json_atomic(OUT, doc)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,14 @@ compares bits, not decimal strings. Arrays longer than FULL_LIMIT are stored as
 a summary: the first and last 64 elements, the exact sum (math.fsum) and a
 32-bit FNV-1a hash of the little-endian bytes of the whole array.
 """
-import json
 import math
 import os
 import struct
 
 import numpy as np
 import torch
+
+from golden_io import write_json_atomic
 
 FULL_LIMIT = 128
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -137,13 +138,7 @@ def main():
         "sequences": sequences(),
         "sample_noise": sample_noise(),
     }
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    tmp = OUT + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(doc, f, separators=(",", ":"))
-        f.write("\n")
-    os.replace(tmp, OUT)
-    print(f"wrote {OUT} ({os.path.getsize(OUT)} bytes)")
+    write_json_atomic(OUT, doc)
 
 
 if __name__ == "__main__":
