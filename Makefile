@@ -19,7 +19,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test bench demo clean asan lib
+.PHONY: all test bench demo check-models clean asan lib
 all: $(BUILD)/lazydit $(TESTS) $(BENCHES)
 
 $(BUILD)/liblazydit.a: $(LIB_OBJ)
@@ -47,6 +47,10 @@ bench: all
 
 demo: all
 	BUILD=$(BUILD) bash experiments/demo.sh
+
+# The committed classifier and DiT against the training issue's bars (exit 1 if one misses).
+check-models: all
+	BUILD=$(BUILD) bash experiments/check_models.sh
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer, in its
 # own build directory so the two builds never mix objects.

@@ -216,6 +216,7 @@ int cmd_eval(int argc, char **argv) {
     const char *classifier = EVAL_DEFAULT_CLASSIFIER, *cache_dir = REFSTATS_DEFAULT_CACHE_DIR;
     int bootstrap = 0, threads = 2;
     long seed = 0;
+    double min_consistency = -1;
     bool json = false, verbose = false;
     ArgSpec specs[] = {
         {"--samples", ARG_STRING, &samples_path, true,
@@ -233,11 +234,13 @@ int cmd_eval(int argc, char **argv) {
          false},
         {"--threads", ARG_INT, &threads, false, "OpenBLAS threads for KID, precision/recall, FD (default 2; features always use 1)", false},
         {"--json", ARG_FLAG, &json, false, "print one JSON object instead of a table", false},
+        {"--min-consistency", ARG_DOUBLE, &min_consistency, false,
+         "exit 1 if class consistency (needs --labels) is below this fraction (model checks)", false},
         {"--verbose", ARG_FLAG, &verbose, false, "print the reference origin and timings to stderr", false},
     };
     ArgParser p = {"eval",
                    "--samples S.npy [--labels Y.npy] [--reference R.npy] [--classifier W.safetensors] "
-                   "[--bootstrap B] [--seed S] [--cache-dir DIR] [--threads T] [--json] [--verbose]",
+                   "[--bootstrap B] [--seed S] [--cache-dir DIR] [--threads T] [--json] [--min-consistency F] [--verbose]",
                    "Evaluates generated images against the Fashion-MNIST test split with the\n"
                    "feature classifier: FID-proxy (penultimate features), sFID-proxy (first 7\n"
                    "channels of the last conv map), IS-proxy (10 splits), precision/recall and\n"
@@ -251,6 +254,8 @@ int cmd_eval(int argc, char **argv) {
     if (seed < 0) die("--seed %ld must be >= 0", seed);
     if (bootstrap < 0 || bootstrap == 1) die("--bootstrap %d: give 0 (off) or at least 2 resamples", bootstrap);
     if (threads < 1) die("--threads %d must be >= 1", threads);
+    if (min_consistency > 1) die("--min-consistency %g is a fraction: give a value in [0, 1]", min_consistency);
+    if (min_consistency >= 0 && !labels_path) die("--min-consistency needs --labels (class consistency is per label)");
     openblas_set_num_threads(threads);
     double t_start = lz_now_seconds();
 
@@ -310,10 +315,17 @@ int cmd_eval(int argc, char **argv) {
         print_json(&r, &rs, &cfg, hash);
     else
         print_table(&r, &rs, &cfg, hash, samples_path, classifier);
+    // Decided before freeing so the message can name the measured value.
+    int status = 0;
+    if (min_consistency >= 0 && r.class_consistency < min_consistency) {
+        fprintf(stderr, "lazydit eval: class consistency %.4f is below --min-consistency %.4f (%s)\n",
+                r.class_consistency, min_consistency, samples_path);
+        status = 1;
+    }
     refstats_free(&rs);
     free(samples);
     free(labels);
     free(paired);
     classifier_free(m);
-    return 0;
+    return status;
 }

@@ -208,3 +208,18 @@ expect_fail eval_cli_missing_classifier 'nope\.safetensors' "$LAZYDIT" eval --cl
     --samples "$T/s4.npy" --cache-dir "$CACHE"
 expect_fail eval_cli_missing_option 'missing required option --samples' "$LAZYDIT" eval --cache-dir "$CACHE"
 expect_fail eval_cli_bad_bootstrap 'bootstrap' "${EVAL[@]}" --samples "$T/s4.npy" --bootstrap 1
+
+# ---- --min-consistency: the exit status model checks rely on ----
+# real images under their true labels: consistency is the classifier's accuracy
+# on them (about 0.95), so a 0.5 floor passes and a 1.0 floor must fail
+if "${EVAL[@]}" --samples "$T/s4.npy" --labels "$T/y.npy" --min-consistency 0.5 >/dev/null 2>"$T/err"; then
+    pass eval_cli_min_consistency_met
+else
+    fail eval_cli_min_consistency_met "rc $?: $(head -c 300 "$T/err")"
+fi
+expect_fail eval_cli_min_consistency_unmet 'class consistency 0\.[0-9]+ is below --min-consistency 1\.0000 \(.*s4\.npy\)' \
+    "${EVAL[@]}" --samples "$T/s4.npy" --labels "$T/y.npy" --min-consistency 1
+expect_fail eval_cli_min_consistency_needs_labels 'min-consistency needs --labels' \
+    "${EVAL[@]}" --samples "$T/s4.npy" --min-consistency 0.5
+expect_fail eval_cli_min_consistency_range 'give a value in \[0, 1\]' \
+    "${EVAL[@]}" --samples "$T/s4.npy" --labels "$T/y.npy" --min-consistency 80
