@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,9 @@ static void parse_value(const ArgParser *p, ArgSpec *s, const char *text) {
     }
     case ARG_DOUBLE: {
         double v = strtod(text, &end);
-        if (errno || !*text || *end) usage_error(p, "%s expects a number, got '%s'", s->name, text);
+        // strtod also takes "nan" and "inf"; no option means anything by them
+        if (errno || !*text || *end || !isfinite(v))
+            usage_error(p, "%s expects a finite number, got '%s'", s->name, text);
         *(double *)s->value = v;
         break;
     }

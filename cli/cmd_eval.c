@@ -216,7 +216,7 @@ int cmd_eval(int argc, char **argv) {
     const char *classifier = EVAL_DEFAULT_CLASSIFIER, *cache_dir = REFSTATS_DEFAULT_CACHE_DIR;
     int bootstrap = 0, threads = 2;
     long seed = 0;
-    double min_consistency = -1;
+    double min_consistency = NAN;  // NAN: no floor
     bool json = false, verbose = false;
     ArgSpec specs[] = {
         {"--samples", ARG_STRING, &samples_path, true,
@@ -254,8 +254,10 @@ int cmd_eval(int argc, char **argv) {
     if (seed < 0) die("--seed %ld must be >= 0", seed);
     if (bootstrap < 0 || bootstrap == 1) die("--bootstrap %d: give 0 (off) or at least 2 resamples", bootstrap);
     if (threads < 1) die("--threads %d must be >= 1", threads);
-    if (min_consistency > 1) die("--min-consistency %g is a fraction: give a value in [0, 1]", min_consistency);
-    if (min_consistency >= 0 && !labels_path) die("--min-consistency needs --labels (class consistency is per label)");
+    const bool has_floor = !isnan(min_consistency);
+    if (has_floor && !(min_consistency >= 0 && min_consistency <= 1))
+        die("--min-consistency %g is a fraction: give a value in [0, 1]", min_consistency);
+    if (has_floor && !labels_path) die("--min-consistency needs --labels (class consistency is per label)");
     openblas_set_num_threads(threads);
     double t_start = lz_now_seconds();
 
@@ -317,7 +319,7 @@ int cmd_eval(int argc, char **argv) {
         print_table(&r, &rs, &cfg, hash, samples_path, classifier);
     // Decided before freeing so the message can name the measured value.
     int status = 0;
-    if (min_consistency >= 0 && r.class_consistency < min_consistency) {
+    if (has_floor && r.class_consistency < min_consistency) {
         fprintf(stderr, "lazydit eval: class consistency %.4f is below --min-consistency %.4f (%s)\n",
                 r.class_consistency, min_consistency, samples_path);
         status = 1;

@@ -8,7 +8,7 @@
 # The DiT check samples CHECK_N images (default 1000: 100 per class, labels
 # i % 10, per-sample seeds from --seed 0) so it is one fixed, reproducible number.
 # WEIGHTS=path checks another DiT file (e.g. a training snapshot) instead.
-# About 5 minutes on 2 cores. Writes results/check_models/.
+# About 7 minutes on 2 cores. Writes results/check_models/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}

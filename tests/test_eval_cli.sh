@@ -223,3 +223,7 @@ expect_fail eval_cli_min_consistency_needs_labels 'min-consistency needs --label
     "${EVAL[@]}" --samples "$T/s4.npy" --min-consistency 0.5
 expect_fail eval_cli_min_consistency_range 'give a value in \[0, 1\]' \
     "${EVAL[@]}" --samples "$T/s4.npy" --labels "$T/y.npy" --min-consistency 80
+expect_fail eval_cli_min_consistency_negative 'give a value in \[0, 1\]' \
+    "${EVAL[@]}" --samples "$T/s4.npy" --labels "$T/y.npy" --min-consistency -0.5
+expect_fail eval_cli_min_consistency_nan "--min-consistency expects a finite number, got 'nan'" \
+    "${EVAL[@]}" --samples "$T/s4.npy" --labels "$T/y.npy" --min-consistency nan
