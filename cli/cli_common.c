@@ -4,13 +4,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+__attribute__((noreturn)) static void fail_line(const char *command, const char *fmt, va_list ap) {
+    if (command) fprintf(stderr, "lazydit %s: ", command);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
 void cli_fail(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
+    fail_line(NULL, fmt, ap);
+}
+
+void cli_fail_in(const char *command, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fail_line(command, fmt, ap);
 }
 
 void cli_load_dit(DitModel *m, const char *path, int heads, int max_batch, int training) {

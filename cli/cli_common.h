@@ -10,6 +10,9 @@
 // Exiting from where the error is found, with every buffer still referenced
 // from the stack, also keeps LeakSanitizer quiet in `make asan`.
 __attribute__((noreturn, format(printf, 1, 2))) void cli_fail(const char *fmt, ...);
+// cli_fail with the line prefixed "lazydit <command>: ", for commands whose
+// errors otherwise would not say where they came from in a pipeline.
+__attribute__((noreturn, format(printf, 2, 3))) void cli_fail_in(const char *command, const char *fmt, ...);
 // Loads a DiT checkpoint and builds it for `max_batch` rows; exits with a
 // one-line error naming the file on failure.
 void cli_load_dit(DitModel *m, const char *path, int heads, int max_batch, int training);

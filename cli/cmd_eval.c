@@ -23,17 +23,6 @@
 
 #define EVAL_DEFAULT_CLASSIFIER "models/classifier.safetensors"
 
-// Every user error is one line on stderr and exit status 1.
-__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "lazydit eval: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
 static const char *shape_str(const NpyArray *a, char *buf, size_t len) {
     size_t used = (size_t)snprintf(buf, len, "(");
     for (int i = 0; i < a->ndim && used < len; i++)
@@ -48,20 +37,20 @@ static const char *shape_str(const NpyArray *a, char *buf, size_t len) {
 static float *load_images(const char *path, const char *what, const ClassifierConfig *c, long *n) {
     NpyArray a;
     LzError err = {{0}};
-    if (npy_read(path, &a, &err)) die("%s", err.msg);
+    if (npy_read(path, &a, &err)) cli_fail_in("eval", "%s", err.msg);
     char shp[128];
     bool ok4 = a.ndim == 4 && a.shape[1] == c->in_c && a.shape[2] == c->h && a.shape[3] == c->w;
     bool ok3 = a.ndim == 3 && c->in_c == 1 && a.shape[1] == c->h && a.shape[2] == c->w;
     if (!ok4 && !ok3) {
         shape_str(&a, shp, sizeof shp);
         npy_free(&a);
-        die("%s: %s have shape %s but the classifier takes (N, %d, %d, %d)%s", path, what, shp, c->in_c, c->h, c->w,
+        cli_fail_in("eval", "%s: %s have shape %s but the classifier takes (N, %d, %d, %d)%s", path, what, shp, c->in_c, c->h, c->w,
             c->in_c == 1 ? " or (N, H, W)" : "");
     }
     if (a.dtype != NPY_F32 && a.dtype != NPY_F64 && a.dtype != NPY_U8) {
         const char *name = npy_dtype_name(a.dtype);
         npy_free(&a);
-        die("%s: %s have dtype %s, expected float32/float64 in [-1, 1] or uint8", path, what, name);
+        cli_fail_in("eval", "%s: %s have dtype %s, expected float32/float64 in [-1, 1] or uint8", path, what, name);
     }
     *n = a.shape[0];
     float *x = lz_malloc(sizeof(float) * (size_t)(a.count ? a.count : 1), "eval images");
@@ -73,7 +62,7 @@ static float *load_images(const char *path, const char *what, const ClassifierCo
             long per = a.count / a.shape[0];
             npy_free(&a);
             free(x);
-            die("%s: %s image %ld pixel %ld is not finite", path, what, i / per, i % per);
+            cli_fail_in("eval", "%s: %s image %ld pixel %ld is not finite", path, what, i / per, i % per);
         }
         x[i] = (float)v;
     }
@@ -99,24 +88,24 @@ static void warn_range(const char *path, const float *x, long count) {
 static int64_t *load_labels(const char *path, long n, int num_classes) {
     NpyArray a;
     LzError err = {{0}};
-    if (npy_read_i64(path, &a, &err)) die("%s", err.msg);
+    if (npy_read_i64(path, &a, &err)) cli_fail_in("eval", "%s", err.msg);
     if (a.ndim != 1) {
         char shp[128];
         shape_str(&a, shp, sizeof shp);
         npy_free(&a);
-        die("%s: labels must be a 1-D (N,) array, got shape %s", path, shp);
+        cli_fail_in("eval", "%s: labels must be a 1-D (N,) array, got shape %s", path, shp);
     }
     if (a.count != n) {
         long got = a.count;
         npy_free(&a);
-        die("%s: %ld labels for %ld samples", path, got, n);
+        cli_fail_in("eval", "%s: %ld labels for %ld samples", path, got, n);
     }
     int64_t *y = a.data;
     for (long i = 0; i < n; i++)
         if (y[i] < 0 || y[i] >= num_classes) {
             long long v = (long long)y[i];
             npy_free(&a);
-            die("%s: label %lld at index %ld outside 0..%d (the classifier's classes)", path, v, i, num_classes - 1);
+            cli_fail_in("eval", "%s: label %lld at index %ld outside 0..%d (the classifier's classes)", path, v, i, num_classes - 1);
         }
     a.data = NULL;
     npy_free(&a);
@@ -251,20 +240,20 @@ int cmd_eval(int argc, char **argv) {
                    "and rebuilt when it changes. See docs/metrics.md.",
                    specs, sizeof specs / sizeof specs[0], 0, 0, {0}, 0};
     args_parse(&p, argc, argv);
-    if (seed < 0) die("--seed %ld must be >= 0", seed);
-    if (bootstrap < 0 || bootstrap == 1) die("--bootstrap %d: give 0 (off) or at least 2 resamples", bootstrap);
-    if (threads < 1) die("--threads %d must be >= 1", threads);
+    if (seed < 0) cli_fail_in("eval", "--seed %ld must be >= 0", seed);
+    if (bootstrap < 0 || bootstrap == 1) cli_fail_in("eval", "--bootstrap %d: give 0 (off) or at least 2 resamples", bootstrap);
+    if (threads < 1) cli_fail_in("eval", "--threads %d must be >= 1", threads);
     const bool has_floor = !isnan(min_consistency);
     if (has_floor && !(min_consistency >= 0 && min_consistency <= 1))
-        die("--min-consistency %g is a fraction: give a value in [0, 1]", min_consistency);
-    if (has_floor && !labels_path) die("--min-consistency needs --labels (class consistency is per label)");
+        cli_fail_in("eval", "--min-consistency %g is a fraction: give a value in [0, 1]", min_consistency);
+    if (has_floor && !labels_path) cli_fail_in("eval", "--min-consistency needs --labels (class consistency is per label)");
     openblas_set_num_threads(threads);
     double t_start = lz_now_seconds();
 
     LzError err = {{0}};
     uint8_t sha[SHA256_BYTES];
     Classifier *m = eval_load_classifier(classifier, 256, sha, &err);
-    if (!m) die("%s", err.msg);
+    if (!m) cli_fail_in("eval", "%s", err.msg);
     char hash[SHA256_HEX_LEN];
     sha256_hex(sha, hash);
     const ClassifierConfig *c = &m->cfg;
@@ -276,7 +265,7 @@ int cmd_eval(int argc, char **argv) {
     float *samples = load_images(samples_path, "samples", c, &n);
     if (n < cfg.is_splits || n <= cfg.k) {
         free(samples);
-        die("%s: %ld samples, need at least %d (IS splits) and more than k = %d", samples_path, n, cfg.is_splits,
+        cli_fail_in("eval", "%s: %ld samples, need at least %d (IS splits) and more than k = %d", samples_path, n, cfg.is_splits,
             cfg.k);
     }
     int64_t *labels = labels_path ? load_labels(labels_path, n, c->num_classes) : NULL;
@@ -287,7 +276,7 @@ int cmd_eval(int argc, char **argv) {
             free(samples);
             free(paired);
             free(labels);
-            die("%s: %ld reference images for %ld samples (shapes must match)", paired_path, np, n);
+            cli_fail_in("eval", "%s: %ld reference images for %ld samples (shapes must match)", paired_path, np, n);
         }
     }
     const long count = n * c->in_c * c->h * c->w;
@@ -296,9 +285,9 @@ int cmd_eval(int argc, char **argv) {
 
     double t0 = lz_now_seconds();
     Dataset ref;
-    if (dataset_load_dir(&ref, NULL, "test", &err)) die("%s", err.msg);
+    if (dataset_load_dir(&ref, NULL, "test", &err)) cli_fail_in("eval", "%s", err.msg);
     RefStats rs;
-    if (refstats_get(&rs, m, sha, &ref, EVAL_SFID_CHANNELS, cache_dir, &err)) die("%s", err.msg);
+    if (refstats_get(&rs, m, sha, &ref, EVAL_SFID_CHANNELS, cache_dir, &err)) cli_fail_in("eval", "%s", err.msg);
     dataset_free(&ref);
     if (rs.note[0]) fprintf(stderr, "lazydit eval: warning: %s\n", rs.note);
     if (verbose)
@@ -306,7 +295,7 @@ int cmd_eval(int argc, char **argv) {
                 lz_now_seconds() - t0);
 
     EvalResult r;
-    if (feature_eval(&r, m, &rs, samples, n, labels, paired, &cfg, &err)) die("%s: %s", samples_path, err.msg);
+    if (feature_eval(&r, m, &rs, samples, n, labels, paired, &cfg, &err)) cli_fail_in("eval", "%s: %s", samples_path, err.msg);
     if (verbose)
         fprintf(stderr,
                 "eval: %ld samples: features %.2fs fd %.2fs is %.3fs kid %.2fs pr %.2fs fidelity %.2fs bootstrap "

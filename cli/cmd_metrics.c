@@ -19,33 +19,22 @@
 #include "model/npy.h"
 #include "model/clock.h"
 
-// Every user error is one line on stderr and exit status 1.
-__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "lazydit metrics: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
 // Reads an (N, D) float32 or float64 matrix as float32. Float64 features are
 // rounded to float32: the metrics take float32 and accumulate in double, and
 // classifier features are float32 to begin with.
 static float *load_features(const char *path, const char *what, long *n, long *d) {
     NpyArray a;
     LzError err = {{0}};
-    if (npy_read(path, &a, &err)) die("%s", err.msg);
+    if (npy_read(path, &a, &err)) cli_fail_in("metrics", "%s", err.msg);
     if (a.dtype != NPY_F32 && a.dtype != NPY_F64) {
         const char *name = npy_dtype_name(a.dtype);
         npy_free(&a);
-        die("%s: %s features have dtype %s, expected float32 or float64", path, what, name);
+        cli_fail_in("metrics", "%s: %s features have dtype %s, expected float32 or float64", path, what, name);
     }
     if (a.ndim != 2) {
         int nd = a.ndim;
         npy_free(&a);
-        die("%s: %s features must be a 2-D (N, D) matrix, got %d dimensions", path, what, nd);
+        cli_fail_in("metrics", "%s: %s features must be a 2-D (N, D) matrix, got %d dimensions", path, what, nd);
     }
     *n = a.shape[0];
     *d = a.shape[1];
@@ -60,7 +49,7 @@ static float *load_features(const char *path, const char *what, long *n, long *d
     }
     npy_free(&a);
     for (long i = 0; i < *n * *d; i++)
-        if (!isfinite(x[i])) die("%s: %s feature row %ld column %ld is not finite", path, what, i / *d, i % *d);
+        if (!isfinite(x[i])) cli_fail_in("metrics", "%s: %s feature row %ld column %ld is not finite", path, what, i / *d, i % *d);
     return x;
 }
 
@@ -91,20 +80,20 @@ int cmd_metrics(int argc, char **argv) {
                    "with --bootstrap B percentile intervals for FD and KID. See docs/metrics.md.",
                    specs, sizeof specs / sizeof specs[0], 0, 0, {0}, 0};
     args_parse(&p, argc, argv);
-    if (k < 1) die("--k %d must be >= 1", k);
-    if (kid_subsets < 1) die("--kid-subsets %d must be >= 1", kid_subsets);
-    if (kid_subset_size < 2) die("--kid-subset-size %ld must be >= 2", kid_subset_size);
-    if (seed < 0) die("--seed %ld must be >= 0", seed);
-    if (bootstrap < 0 || bootstrap == 1) die("--bootstrap %d: give 0 (off) or at least 2 resamples", bootstrap);
+    if (k < 1) cli_fail_in("metrics", "--k %d must be >= 1", k);
+    if (kid_subsets < 1) cli_fail_in("metrics", "--kid-subsets %d must be >= 1", kid_subsets);
+    if (kid_subset_size < 2) cli_fail_in("metrics", "--kid-subset-size %ld must be >= 2", kid_subset_size);
+    if (seed < 0) cli_fail_in("metrics", "--seed %ld must be >= 0", seed);
+    if (bootstrap < 0 || bootstrap == 1) cli_fail_in("metrics", "--bootstrap %d: give 0 (off) or at least 2 resamples", bootstrap);
 
     long nr, dr, nf, df;
     float *real = load_features(real_path, "real", &nr, &dr);
     float *fake = load_features(fake_path, "fake", &nf, &df);
-    if (dr != df) die("feature dimensions differ: %s has D = %ld, %s has D = %ld", real_path, dr, fake_path, df);
-    if (dr < 1 || dr > 65536) die("%s: feature dimension %ld out of range [1, 65536]", real_path, dr);
-    if (nr < 2) die("%s: %ld real rows, need at least 2", real_path, nr);
-    if (nf < 2) die("%s: %ld fake rows, need at least 2", fake_path, nf);
-    if (nr <= k || nf <= k) die("precision/recall with k = %d needs more than %d rows in each set (real %ld, fake %ld)", k, k, nr, nf);
+    if (dr != df) cli_fail_in("metrics", "feature dimensions differ: %s has D = %ld, %s has D = %ld", real_path, dr, fake_path, df);
+    if (dr < 1 || dr > 65536) cli_fail_in("metrics", "%s: feature dimension %ld out of range [1, 65536]", real_path, dr);
+    if (nr < 2) cli_fail_in("metrics", "%s: %ld real rows, need at least 2", real_path, nr);
+    if (nf < 2) cli_fail_in("metrics", "%s: %ld fake rows, need at least 2", fake_path, nf);
+    if (nr <= k || nf <= k) cli_fail_in("metrics", "precision/recall with k = %d needs more than %d rows in each set (real %ld, fake %ld)", k, k, nr, nf);
     int d = (int)dr;
 
     LzError err = {{0}};
@@ -113,7 +102,7 @@ int cmd_metrics(int argc, char **argv) {
     FrechetTerms terms;
     if (gauss_stats_compute(&sr, real, nr, d, &err) || gauss_stats_compute(&sf, fake, nf, d, &err) ||
         frechet_distance_stats(&fd, &terms, &sr, &sf, &err))
-        die("%s", err.msg);
+        cli_fail_in("metrics", "%s", err.msg);
     gauss_stats_free(&sr);
     gauss_stats_free(&sf);
     double t_fd = lz_now_seconds() - t0;
@@ -121,12 +110,12 @@ int cmd_metrics(int argc, char **argv) {
     t0 = lz_now_seconds();
     KidConfig kc = {kid_subsets, kid_subset_size, (uint64_t)seed};
     KidResult kid;
-    if (kid_compute(&kid, real, nr, fake, nf, d, &kc, &err)) die("%s", err.msg);
+    if (kid_compute(&kid, real, nr, fake, nf, d, &kc, &err)) cli_fail_in("metrics", "%s", err.msg);
     double t_kid = lz_now_seconds() - t0;
 
     t0 = lz_now_seconds();
     PrecisionRecall pr;
-    if (precision_recall(&pr, real, nr, fake, nf, d, k, &err)) die("%s", err.msg);
+    if (precision_recall(&pr, real, nr, fake, nf, d, k, &err)) cli_fail_in("metrics", "%s", err.msg);
     double t_pr = lz_now_seconds() - t0;
 
     BootstrapCI fd_ci = {0}, kid_ci = {0};
@@ -136,7 +125,7 @@ int cmd_metrics(int argc, char **argv) {
         BootstrapConfig bc = bootstrap_default_config(bootstrap, (uint64_t)seed);
         if (bootstrap_fd(&fd_ci, real, nr, fake, nf, d, &bc, &err) ||
             bootstrap_kid(&kid_ci, real, nr, fake, nf, d, &bc, &err))
-            die("%s", err.msg);
+            cli_fail_in("metrics", "%s", err.msg);
         t_boot = lz_now_seconds() - t0;
     }
     if (verbose)
