@@ -1,5 +1,6 @@
 # lazydit build. Sources are picked up by directory so that a new file needs no
-# Makefile edit: library code in model/ analysis/ experiments/, the CLI in cli/,
+# Makefile edit: library code in model/ (and its subfolders) analysis/ experiments/,
+# the CLI in cli/,
 # one test binary per tests/test_*.c, one benchmark per bench/*.c.
 CC      ?= cc
 BUILD   ?= build
@@ -9,7 +10,7 @@ CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=20
 LDLIBS  := -lopenblas -lsqlite3 -lcjson -lpng -lz -lm -lpthread
 LDFLAGS += $(SAN)
 
-LIB_SRC   := $(wildcard model/*.c analysis/*.c experiments/*.c)
+LIB_SRC   := $(wildcard model/*.c model/*/*.c analysis/*.c experiments/*.c)
 CLI_SRC   := $(wildcard cli/*.c)
 TEST_SRC  := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard bench/*.c)

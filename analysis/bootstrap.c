@@ -6,7 +6,7 @@
 
 #include "analysis/frechet.h"
 #include "analysis/kid.h"
-#include "model/prng.h"
+#include "model/base/prng.h"
 
 BootstrapConfig bootstrap_default_config(int resamples, uint64_t seed) {
     BootstrapConfig c = {resamples, seed, 0.95, true};

@@ -5,7 +5,7 @@
 // One replicate resamples the fake rows with replacement (N_fake draws) and,
 // unless resample_real is false (a fixed, cached reference), the real rows
 // too (N_real draws); a resample is a vector of counts per row. Draws use
-// Prng (model/prng.h) seeded with cfg->seed, per replicate the real counts
+// Prng (model/base/prng.h) seeded with cfg->seed, per replicate the real counts
 // then the fake counts, so FD and KID with the same seed see the same
 // resamples. Quantiles interpolate linearly between order statistics
 // (numpy's default).
@@ -36,7 +36,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "model/check.h"
+#include "model/base/check.h"
 
 typedef struct {
     int resamples;       // B (>= 2; a few hundred to 1000 for a stable 95% interval)

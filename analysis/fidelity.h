@@ -17,7 +17,7 @@
 // the mean is the same). Images smaller than 11 x 11 are an error. The score
 // of an image is the mean of its map, averaged over channels.
 #pragma once
-#include "model/check.h"
+#include "model/base/check.h"
 
 #define SSIM_WIN 11
 #define SSIM_SIGMA 1.5

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model/atomic_file.h"
+#include "model/io/atomic_file.h"
 
 // LAPACK's symmetric divide-and-conquer eigensolver (OpenBLAS exports the
 // Fortran symbol; lapacke.h is not installed). The trailing size_t arguments

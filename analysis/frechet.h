@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "model/check.h"
+#include "model/base/check.h"
 
 typedef struct {
     int dim;        // D

@@ -11,7 +11,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "model/check.h"
+#include "model/base/check.h"
 
 #define IS_DEFAULT_SPLITS 10
 

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "model/prng.h"
+#include "model/base/prng.h"
 
 // Rows per kernel block: a default 1000-row subset is one block, and the
 // kernel buffer stays at KB x KB doubles (8 MB) whatever the set sizes.

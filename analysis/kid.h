@@ -12,7 +12,7 @@
 // KID = mean over `subsets` draws of MMD^2_u on m = min(subset_size, N_x, N_y)
 // rows drawn without replacement from each set (independently per subset),
 // std = population standard deviation over the subsets (ddof 0, as
-// torchmetrics). RNG: the project's Prng (model/prng.h, xoshiro256** seeded
+// torchmetrics). RNG: the project's Prng (model/base/prng.h, xoshiro256** seeded
 // through splitmix64) seeded with cfg->seed; per subset, X's rows are drawn
 // first, then Y's, by partial Fisher-Yates (exactly uniform subsets).
 // Kernel sums are computed in blocks with dgemm/dsyrk in double: the kernel
@@ -21,7 +21,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "model/check.h"
+#include "model/base/check.h"
 
 #define KID_DEFAULT_SUBSETS 100
 #define KID_DEFAULT_SUBSET_SIZE 1000

@@ -19,7 +19,7 @@
 // distance is the first), never a full sort; within a set only the blocks on
 // and above the diagonal are computed (distances are symmetric).
 #pragma once
-#include "model/check.h"
+#include "model/base/check.h"
 
 typedef struct {
     double precision;

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "analysis/inception_score.h"
-#include "model/atomic_file.h"
+#include "model/io/atomic_file.h"
 
 static const char REF_MAGIC[8] = {'L', 'Z', 'R', 'E', 'F', 'S', 'T', '1'};
 enum { REF_HEADER = 120 };
@@ -51,8 +51,8 @@ int refstats_compute(RefStats *rs, Classifier *m, const uint8_t classifier_sha[S
                        ref->h, ref->w, c->in_c, c->h, c->w);
     if (ref->n < IS_DEFAULT_SPLITS)
         return lz_fail(err, "%s: %ld reference images, need at least %d", ref->source, ref->n, IS_DEFAULT_SPLITS);
-    EvalFeatures f;
-    if (eval_features_extract(&f, m, ref->images, ref->n, sfid_channels, err)) return -1;
+    ClassifierFeatures f;
+    if (classifier_features_extract(&f, m, ref->images, ref->n, sfid_channels, err)) return -1;
     memcpy(rs->classifier_sha, classifier_sha, SHA256_BYTES);
     refstats_reference_key(rs->reference_key, ref->images, ref->n, ref->c, ref->h, ref->w, ref->labels, sfid_channels);
     rs->n = f.n;
@@ -78,7 +78,7 @@ int refstats_compute(RefStats *rs, Classifier *m, const uint8_t classifier_sha[S
     if (!rc) rc = gauss_stats_compute(&rs->sfid_stats, f.sfid, f.n, f.sfid_dim, err);
     rs->pen = f.pen;
     f.pen = NULL;
-    eval_features_free(&f);
+    classifier_features_free(&f);
     if (rc) refstats_free(rs);
     return rc;
 }

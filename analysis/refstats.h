@@ -35,12 +35,12 @@
 #pragma once
 #include <stdint.h>
 
-#include "analysis/eval_features.h"
+#include "analysis/classifier_features.h"
 #include "analysis/frechet.h"
-#include "analysis/sha256.h"
-#include "model/check.h"
+#include "model/base/sha256.h"
+#include "model/base/check.h"
 #include "model/classifier.h"
-#include "model/dataset.h"
+#include "model/io/dataset.h"
 
 #define REFSTATS_DEFAULT_CACHE_DIR "results/cache"
 

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include "model/clock.h"
+#include "model/base/clock.h"
 
 // Best-of-`reps` sgemm GFLOP/s at n x n x n (the peak the forward is compared to).
 static inline double bench_sgemm_peak(int n, int reps) {

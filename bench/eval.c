@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analysis/feature_eval.h"
+#include "analysis/image_metrics.h"
 #include "bench/bench_common.h"
-#include "model/prng.h"
+#include "model/base/prng.h"
 
 static void print_row(const char *tag, const EvalResult *r) {
     printf("  %-8s n %5ld  fid %9.4f  sfid %8.4f  is %6.3f +- %.3f  precision %.4f  recall %.4f  density %.3f  "
@@ -75,8 +75,8 @@ int main(int argc, char **argv) {
     EvalConfig cfg = eval_default_config(), quick = cfg;
     quick.kid_subsets = 10;
     EvalResult vr, vn;
-    REQUIRE(!feature_eval(&vr, m, &rs, real, NV, labels, NULL, &quick, &err), "%s", err.msg);
-    REQUIRE(!feature_eval(&vn, m, &rs, noise, NV, NULL, NULL, &quick, &err), "%s", err.msg);
+    REQUIRE(!image_metrics_compute(&vr, m, &rs, real, NV, labels, NULL, &quick, &err), "%s", err.msg);
+    REQUIRE(!image_metrics_compute(&vn, m, &rs, noise, NV, NULL, NULL, &quick, &err), "%s", err.msg);
     REQUIRE(vr.fid < 5 && vn.fid > 10 * vr.fid, "1k training images FID %g, 1k noise FID %g", vr.fid, vn.fid);
     long correct = classifier_count_correct(m, real, tr.labels + 50000, NV);
     REQUIRE(vr.class_consistency == (double)correct / NV, "consistency %g vs count_correct %ld", vr.class_consistency,
@@ -88,12 +88,12 @@ int main(int argc, char **argv) {
     printf("10,000 samples, all metrics (KID %d x %ld, k = %d):\n", cfg.kid_subsets, cfg.kid_subset_size, cfg.k);
     EvalResult fr, cr;
     t0 = lz_now_seconds();
-    REQUIRE(!feature_eval(&fr, m, &rs, real, N, labels, NULL, &cfg, &err), "%s", err.msg);
+    REQUIRE(!image_metrics_compute(&fr, m, &rs, real, N, labels, NULL, &cfg, &err), "%s", err.msg);
     double t_floor = lz_now_seconds() - t0;
     print_row("floor", &fr);
     print_times(&fr, t_floor);
     t0 = lz_now_seconds();
-    REQUIRE(!feature_eval(&cr, m, &rs, noise, N, NULL, NULL, &cfg, &err), "%s", err.msg);
+    REQUIRE(!image_metrics_compute(&cr, m, &rs, noise, N, NULL, NULL, &cfg, &err), "%s", err.msg);
     double t_ceil = lz_now_seconds() - t0;
     print_row("ceiling", &cr);
     print_times(&cr, t_ceil);
@@ -105,13 +105,13 @@ int main(int argc, char **argv) {
     if (boot > 0) {
         EvalConfig bc = cfg;
         bc.bootstrap = boot;
-        EvalFeatures f;
-        REQUIRE(!eval_features_extract(&f, m, real, N, EVAL_SFID_CHANNELS, &err), "%s", err.msg);
+        ClassifierFeatures f;
+        REQUIRE(!classifier_features_extract(&f, m, real, N, EVAL_SFID_CHANNELS, &err), "%s", err.msg);
         EvalResult br;
-        REQUIRE(!feature_eval_features(&br, &f, &rs, NULL, &bc, &err), "%s", err.msg);
+        REQUIRE(!image_metrics_from_features(&br, &f, &rs, NULL, &bc, &err), "%s", err.msg);
         printf("bootstrap B = %d (reference fixed): %.2f s; fid %.4f [%.4f, %.4f], kid %.4g [%.4g, %.4g]\n", boot,
                br.t_bootstrap, br.fid, br.fid_ci.lo, br.fid_ci.hi, br.kid.mean, br.kid_ci.lo, br.kid_ci.hi);
-        eval_features_free(&f);
+        classifier_features_free(&f);
     }
     free(noise);
     free(labels);

@@ -7,8 +7,8 @@
 
 #include "bench/bench_common.h"
 #include "model/dit.h"
-#include "model/npy.h"
-#include "model/prng.h"
+#include "model/io/npy.h"
+#include "model/base/prng.h"
 
 static int validate(void) {
     DitConfig cfg;

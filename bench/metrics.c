@@ -20,7 +20,7 @@
 #include "analysis/kid.h"
 #include "analysis/prdc.h"
 #include "bench/bench_common.h"
-#include "model/prng.h"
+#include "model/base/prng.h"
 
 static double now(void) { return lz_now_seconds(); }
 

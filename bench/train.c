@@ -9,7 +9,7 @@
 
 #include "bench/bench_common.h"
 #include "model/dit_train.h"
-#include "model/prng.h"
+#include "model/base/prng.h"
 
 // A synthetic labelled dataset of n images (C, S, S) in [-1, 1].
 static Dataset synthetic(long n, int C, int S, int classes) {

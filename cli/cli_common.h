@@ -4,7 +4,7 @@
 #include <cjson/cJSON.h>
 
 #include "model/dit.h"
-#include "model/npy.h"
+#include "model/io/npy.h"
 
 // Prints one error line (fmt without the newline) and exits with status 1.
 // Exiting from where the error is found, with every buffer still referenced

@@ -12,7 +12,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "model/classifier.h"
-#include "model/dataset.h"
+#include "model/io/dataset.h"
 
 int cmd_classify(int argc, char **argv) {
     const char *weights = NULL, *data = "test", *split = "test", *images = NULL, *labels = NULL;

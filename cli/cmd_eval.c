@@ -14,12 +14,12 @@
 #include <time.h>
 
 #include "cli/cli_common.h"
-#include "analysis/feature_eval.h"
+#include "analysis/image_metrics.h"
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "model/dataset.h"
-#include "model/npy.h"
-#include "model/clock.h"
+#include "model/io/dataset.h"
+#include "model/io/npy.h"
+#include "model/base/clock.h"
 
 #define EVAL_DEFAULT_CLASSIFIER "models/classifier.safetensors"
 
@@ -295,7 +295,7 @@ int cmd_eval(int argc, char **argv) {
                 lz_now_seconds() - t0);
 
     EvalResult r;
-    if (feature_eval(&r, m, &rs, samples, n, labels, paired, &cfg, &err)) cli_fail_in("eval", "%s: %s", samples_path, err.msg);
+    if (image_metrics_compute(&r, m, &rs, samples, n, labels, paired, &cfg, &err)) cli_fail_in("eval", "%s: %s", samples_path, err.msg);
     if (verbose)
         fprintf(stderr,
                 "eval: %ld samples: features %.2fs fd %.2fs is %.3fs kid %.2fs pr %.2fs fidelity %.2fs bootstrap "

@@ -16,8 +16,8 @@
 #include "analysis/prdc.h"
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "model/npy.h"
-#include "model/clock.h"
+#include "model/io/npy.h"
+#include "model/base/clock.h"
 
 // Reads an (N, D) float32 or float64 matrix as float32. Float64 features are
 // rounded to float32: the metrics take float32 and accumulate in double, and

@@ -1,5 +1,5 @@
 // lazydit noise: torch.manual_seed(S); torch.randn(shape) as float32 .npy,
-// bit for bit (model/rng.h), e.g. the initial noise of a given-noise run.
+// bit for bit (model/base/torch_rng.h), e.g. the initial noise of a given-noise run.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 #include "cli/args.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
-#include "model/rng.h"
+#include "model/base/torch_rng.h"
 
 // "2,4,32,32" -> dims; every dimension >= 1, at most NPY_MAX_DIMS of them.
 static int parse_shape(const char *text, long *shape, long *count) {

@@ -14,7 +14,7 @@
 #include "cli/args.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
-#include "model/atomic_file.h"
+#include "model/io/atomic_file.h"
 #include "model/sampler.h"
 
 // ---------------------------------------------------------------------------

@@ -11,10 +11,10 @@
 #include "cli/args.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
-#include "model/atomic_file.h"
+#include "model/io/atomic_file.h"
 #include "model/dit_train.h"
-#include "model/json_config.h"
-#include "model/clock.h"
+#include "model/io/json_config.h"
+#include "model/base/clock.h"
 
 typedef struct {
     DitConfig model;

@@ -16,10 +16,10 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "model/classifier.h"
-#include "model/dataset.h"
-#include "model/json_config.h"
+#include "model/io/dataset.h"
+#include "model/io/json_config.h"
 #include "model/optim.h"
-#include "model/clock.h"
+#include "model/base/clock.h"
 
 typedef struct {
     const char *data_dir;  // MNIST-layout directory (train + t10k files)

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "model/kernels.h"
-#include "model/prng.h"
-#include "model/safetensors.h"
+#include "model/base/prng.h"
+#include "model/io/safetensors.h"
 
 // ---------------------------------------------------------------------------
 // kernels

@@ -27,7 +27,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "model/check.h"
+#include "model/base/check.h"
 
 typedef struct {
     int in_c, h, w;   // input image shape; h and w divisible by 4

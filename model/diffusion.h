@@ -30,7 +30,7 @@
 //   t                                  : (B) respaced step index per row
 // Element-wise functions allow the output to alias x_t (in-place updates).
 #pragma once
-#include "model/check.h"
+#include "model/base/check.h"
 
 typedef enum {
     DIFF_VAR_LEARNED_RANGE = 0,  // learn_sigma=True (DiT default): model var values in [-1, 1]

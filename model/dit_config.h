@@ -1,7 +1,7 @@
 // dit_config.h: DiT hyper-parameters, the named configurations of the official
 // code (DiT-S/B/L/XL x /2 /4 /8) and the exact MAC count of one forward pass.
 #pragma once
-#include "model/check.h"
+#include "model/base/check.h"
 
 typedef struct {
     int input_size;   // H = W of the input (latent or pixel), e.g. 32 for a 256x256 image

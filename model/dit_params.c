@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/prng.h"
-#include "model/safetensors.h"
+#include "model/base/prng.h"
+#include "model/io/safetensors.h"
 
 // --- the tensor table ------------------------------------------------------
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/prng.h"
-#include "model/safetensors.h"
+#include "model/base/prng.h"
+#include "model/io/safetensors.h"
 
 void dit_trainer_init(DitTrainer *tr, const DitConfig *cfg, float *params, const DitTrainHyper *hp, long ndata) {
     memset(tr, 0, sizeof *tr);

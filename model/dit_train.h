@@ -11,7 +11,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "model/dataset.h"
+#include "model/io/dataset.h"
 #include "model/diffusion.h"
 #include "model/dit.h"
 #include "model/dit_backward.h"

@@ -3,7 +3,7 @@
 #include <stddef.h>
 
 #include "model/kernels.h"
-#include "model/parallel.h"
+#include "model/base/parallel.h"
 
 // Below these sizes a wake-up costs more than the work it would move.
 #define MIN_ROWS 32        // LayerNorm rows of D floats

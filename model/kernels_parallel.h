@@ -1,5 +1,5 @@
 // kernels_parallel.h: the row-parallel element-wise kernels of kernels.h split
-// across threads with parallel_for (model/parallel.h). Same signatures and the
+// across threads with parallel_for (model/base/parallel.h). Same signatures and the
 // same results bit for bit: each row (or sample, or element) is computed by
 // one thread with the serial kernel's arithmetic. Use from one thread.
 #pragma once

@@ -39,7 +39,7 @@
 
 #include "model/diffusion.h"
 #include "model/dit.h"
-#include "model/rng.h"
+#include "model/base/torch_rng.h"
 
 typedef enum { SAMPLER_DDIM = 0, SAMPLER_DDPM = 1 } SamplerKind;
 

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model/check.h"
+#include "model/base/check.h"
 
 static inline char *golden_read_text(const char *path) {
     FILE *f = fopen(path, "rb");

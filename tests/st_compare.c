@@ -12,8 +12,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "model/npy.h"
-#include "model/safetensors.h"
+#include "model/io/npy.h"
+#include "model/io/safetensors.h"
 
 static int compare(const char *st_path, const char *dir, char **meta, int nmeta) {
     LzError err;

@@ -22,8 +22,8 @@
 
 #include "model/classifier.h"
 #include "model/kernels.h"
-#include "model/npy.h"
-#include "model/prng.h"
+#include "model/io/npy.h"
+#include "model/base/prng.h"
 #include "tests/test.h"
 
 static Prng rng;

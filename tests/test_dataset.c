@@ -4,9 +4,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "model/dataset.h"
-#include "model/idx.h"
-#include "model/npy.h"
+#include "model/io/dataset.h"
+#include "model/io/idx.h"
+#include "model/io/npy.h"
 #include "tests/file_util.h"
 #include "tests/test.h"
 

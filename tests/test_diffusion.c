@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "model/check.h"
+#include "model/base/check.h"
 #include "model/diffusion.h"
 #include "tests/golden_json.h"
 #include "tests/test.h"

@@ -11,9 +11,9 @@
 
 #include "model/dit_backward.h"
 #include "model/kernels.h"
-#include "model/npy.h"
-#include "model/prng.h"
-#include "model/safetensors.h"
+#include "model/io/npy.h"
+#include "model/base/prng.h"
+#include "model/io/safetensors.h"
 #include "tests/test.h"
 #include "tests/test_io.h"
 

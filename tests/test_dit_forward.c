@@ -6,8 +6,8 @@
 
 #include "model/dit.h"
 #include "model/kernels.h"
-#include "model/npy.h"
-#include "model/prng.h"
+#include "model/io/npy.h"
+#include "model/base/prng.h"
 #include "tests/test.h"
 #include "tests/test_io.h"
 

@@ -23,11 +23,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "analysis/feature_eval.h"
-#include "model/prng.h"
+#include "analysis/image_metrics.h"
+#include "model/base/prng.h"
 #include "tests/file_util.h"
 #include "tests/test.h"
-#include "model/clock.h"
+#include "model/base/clock.h"
 
 #define CLASSIFIER_PATH "models/classifier.safetensors"
 #define FLOOR_FID_MAX 2.0
@@ -104,7 +104,7 @@ int main(void) {
     cfg.kid_subsets = 20;  // build/bench/eval uses the default 100; 20 keeps this test short
     EvalResult floor_r, noise_r;
     t0 = lz_now_seconds();
-    rc = feature_eval(&floor_r, m, &rs, tr.images + 50000L * 784, 10000, NULL, NULL, &cfg, &err);
+    rc = image_metrics_compute(&floor_r, m, &rs, tr.images + 50000L * 784, 10000, NULL, NULL, &cfg, &err);
     if (!test_check(rc == 0, "evaluate 10k training images", err.msg)) return test_finish();
     print_result("floor", &floor_r);
     printf("# floor timings: features %.2fs fd %.2fs kid %.2fs pr %.2fs total %.2fs\n", floor_r.t_features, floor_r.t_fd,
@@ -130,7 +130,7 @@ int main(void) {
     for (long i = 0; i < (long)NOISE_N * 784; i++) noise[i] = (float)(2 * prng_uniform(&g) - 1);
     EvalConfig fast = cfg;
     fast.kid_subsets = 10;
-    rc = feature_eval(&noise_r, m, &rs, noise, NOISE_N, NULL, NULL, &fast, &err);
+    rc = image_metrics_compute(&noise_r, m, &rs, noise, NOISE_N, NULL, NULL, &fast, &err);
     if (!test_check(rc == 0, "evaluate noise images", err.msg)) return test_finish();
     print_result("ceiling", &noise_r);
     printf("# scale ratio ceiling/floor: fid %.0fx sfid %.0fx\n", noise_r.fid / floor_r.fid, noise_r.sfid / floor_r.sfid);
@@ -150,7 +150,7 @@ int main(void) {
     for (int i = 0; i < CONSIST_N; i++) labels[i] = te.labels[i];
     EvalResult cr;
     fast.kid_subsets = 5;
-    rc = feature_eval(&cr, m, &rs, te.images, CONSIST_N, labels, NULL, &fast, &err);
+    rc = image_metrics_compute(&cr, m, &rs, te.images, CONSIST_N, labels, NULL, &fast, &err);
     if (test_check(rc == 0 && cr.has_consistency, "evaluate test images with labels", err.msg)) {
         // on one thread, like the feature extraction: logits then agree bit for bit
         openblas_set_num_threads(1);

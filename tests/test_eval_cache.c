@@ -8,7 +8,7 @@
 //    conv1.weight[0]) gets a new hash, a new cache file, and different
 //    features and FID; corrupted, truncated and mislabelled cache files are
 //    rebuilt with a note; an unwritable cache directory still gives results;
-//  - paired fidelity through feature_eval: samples against themselves give
+//  - paired fidelity through image_metrics_compute: samples against themselves give
 //    PSNR = +inf and SSIM = 1, against a noisy copy a finite PSNR equal to
 //    10 log10(4 / MSE) and SSIM in (0, 1);
 //  - errors: labels out of range, too few samples, non-finite pixels, a
@@ -17,8 +17,8 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
-#include "analysis/feature_eval.h"
-#include "model/prng.h"
+#include "analysis/image_metrics.h"
+#include "model/base/prng.h"
 #include "tests/file_util.h"
 #include "tests/test.h"
 
@@ -176,8 +176,8 @@ static void test_cache(const Dataset *te) {
     cfg.kid_subsets = 5;
     EvalResult ra, rb;
     const float *samples = te->images + (long)REF_N * 784;
-    rc = feature_eval(&ra, ma, &a, samples, 200, NULL, NULL, &cfg, &err) ||
-         feature_eval(&rb, mb, &b, samples, 200, NULL, NULL, &cfg, &err);
+    rc = image_metrics_compute(&ra, ma, &a, samples, 200, NULL, NULL, &cfg, &err) ||
+         image_metrics_compute(&rb, mb, &b, samples, 200, NULL, NULL, &cfg, &err);
     TEST_CHECK(rc == 0 && ra.fid != rb.fid && ra.sfid != rb.sfid, "changed classifier changes the metrics",
                "rc %d fid %.9g vs %.9g sfid %.9g vs %.9g", rc, ra.fid, rb.fid, ra.sfid, rb.sfid);
     printf("# one flipped weight bit: max feature change %.4g, FD(old ref, new ref) %.4g, FID of 200 test images %.6g -> %.6g\n",
@@ -263,13 +263,13 @@ static void test_fidelity_and_errors(const Dataset *te) {
     EvalConfig cfg = eval_default_config();
     cfg.kid_subsets = 5;
     EvalResult r;
-    int rc = feature_eval(&r, m, &rs, x, N, NULL, x, &cfg, &err);
+    int rc = image_metrics_compute(&r, m, &rs, x, N, NULL, x, &cfg, &err);
     TEST_CHECK(rc == 0 && r.has_fidelity && isinf(r.fidelity.psnr_mean) && r.fidelity.psnr_mean > 0 &&
                    r.fidelity.identical == N && fabs(r.fidelity.ssim_mean - 1) <= 1e-12,
                "fidelity of samples to themselves: psnr inf, ssim 1", "rc %d psnr %g identical %ld ssim %.15g", rc,
                r.fidelity.psnr_mean, r.fidelity.identical, r.fidelity.ssim_mean);
     TEST_CHECK(rc == 0 && !r.has_consistency && !r.has_bootstrap, "no labels, no bootstrap: those parts absent", "rc %d", rc);
-    rc = feature_eval(&r, m, &rs, x, N, NULL, noisy, &cfg, &err);
+    rc = image_metrics_compute(&r, m, &rs, x, N, NULL, noisy, &cfg, &err);
     // every image gets the same noise level, so the mean PSNR is close to the
     // PSNR of the pooled MSE (within 0.5 dB)
     double pooled = 10 * log10(4.0 / (sq / (N * per)));
@@ -281,7 +281,7 @@ static void test_fidelity_and_errors(const Dataset *te) {
 
     // bootstrap intervals on request
     cfg.bootstrap = 20;
-    rc = feature_eval(&r, m, &rs, x, N, NULL, NULL, &cfg, &err);
+    rc = image_metrics_compute(&r, m, &rs, x, N, NULL, NULL, &cfg, &err);
     TEST_CHECK(rc == 0 && r.has_bootstrap && r.fid_ci.resamples == 20 && r.fid_ci.lo <= r.fid_ci.hi &&
                    r.kid_ci.lo <= r.kid_ci.hi && fabs(r.fid_ci.point - r.fid) <= 1e-9 * fabs(r.fid),
                "bootstrap intervals", "rc %d fid %g point %g [%g, %g]", rc, r.fid, r.fid_ci.point, r.fid_ci.lo,
@@ -292,20 +292,20 @@ static void test_fidelity_and_errors(const Dataset *te) {
     int64_t labels[N];
     for (int i = 0; i < N; i++) labels[i] = te->labels[1000 + i];
     labels[7] = 10;
-    rc = feature_eval(&r, m, &rs, x, N, labels, NULL, &cfg, &err);
+    rc = image_metrics_compute(&r, m, &rs, x, N, labels, NULL, &cfg, &err);
     TEST_CHECK(rc != 0 && strstr(err.msg, "10"), "label out of range is an error", "rc %d: %.400s", rc, err.msg);
-    rc = feature_eval(&r, m, &rs, x, 9, NULL, NULL, &cfg, &err);
+    rc = image_metrics_compute(&r, m, &rs, x, 9, NULL, NULL, &cfg, &err);
     TEST_CHECK(rc != 0 && strstr(err.msg, "need at least 10"), "fewer samples than IS splits is an error", "rc %d: %.400s",
                rc, err.msg);
     memcpy(noisy, x, sizeof(float) * N * per);
     noisy[3 * per + 5] = NAN;
-    rc = feature_eval(&r, m, &rs, noisy, N, NULL, NULL, &cfg, &err);
+    rc = image_metrics_compute(&r, m, &rs, noisy, N, NULL, NULL, &cfg, &err);
     TEST_CHECK(rc != 0 && strstr(err.msg, "image 3 pixel 5"), "non-finite pixel named", "rc %d: %.400s", rc, err.msg);
-    EvalFeatures f;
-    rc = eval_features_extract(&f, m, x, N, 3, &err);
+    ClassifierFeatures f;
+    rc = classifier_features_extract(&f, m, x, N, 3, &err);
     if (rc == 0) {
-        rc = feature_eval_features(&r, &f, &rs, NULL, &cfg, &err) == 0;
-        eval_features_free(&f);
+        rc = image_metrics_from_features(&r, &f, &rs, NULL, &cfg, &err) == 0;
+        classifier_features_free(&f);
     }
     TEST_CHECK(rc == 0 && strstr(err.msg, "do not match"), "sfid channel mismatch is an error", "%s", err.msg);
     Classifier *none = eval_load_classifier(test_path("nope.safetensors"), 16, sha, &err);

@@ -2,9 +2,9 @@
 // a broken checkout, not a failed comparison, so these stop the test binary
 // with the loader's message (CHECK) instead of recording a FAIL line.
 #pragma once
-#include "model/check.h"
+#include "model/base/check.h"
 #include "model/dit.h"
-#include "model/npy.h"
+#include "model/io/npy.h"
 
 static inline NpyArray test_load_f32(const char *path) {
     NpyArray a;

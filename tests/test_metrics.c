@@ -13,7 +13,7 @@
 #include "analysis/inception_score.h"
 #include "analysis/kid.h"
 #include "analysis/prdc.h"
-#include "model/prng.h"
+#include "model/base/prng.h"
 #include "tests/test.h"
 
 // ----------------------------------------------------------------------------

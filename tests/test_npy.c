@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "model/npy.h"
+#include "model/io/npy.h"
 #include "tests/file_util.h"
 #include "tests/test.h"
 

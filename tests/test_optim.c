@@ -3,7 +3,7 @@
 // and hand computations of the first step and of EMA.
 #include <string.h>
 
-#include "model/npy.h"
+#include "model/io/npy.h"
 #include "model/optim.h"
 #include "tests/test.h"
 

@@ -3,11 +3,11 @@
 // parallel_for must cover every index exactly once.
 #include <string.h>
 
-#include "model/check.h"
+#include "model/base/check.h"
 #include "model/kernels.h"
 #include "model/kernels_parallel.h"
-#include "model/parallel.h"
-#include "model/prng.h"
+#include "model/base/parallel.h"
+#include "model/base/prng.h"
 #include "tests/test.h"
 
 static Prng rng;

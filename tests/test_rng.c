@@ -1,4 +1,4 @@
-// test_rng.c: model/rng.c against torch's default CPU generator.
+// test_rng.c: model/base/torch_rng.c against torch's default CPU generator.
 // Goldens come from tests/ref/gen_rng.py (torch 1.13, AVX2). Float results are
 // compared as bit patterns: the expectation is exact equality (0 ulp), and the
 // worst ulp distance is printed so a regression shows its size.
@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "model/check.h"
-#include "model/rng.h"
+#include "model/base/check.h"
+#include "model/base/torch_rng.h"
 #include "tests/golden_json.h"
 #include "tests/test.h"
 

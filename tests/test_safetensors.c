@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "model/safetensors.h"
+#include "model/io/safetensors.h"
 #include "tests/file_util.h"
 #include "tests/test.h"
 

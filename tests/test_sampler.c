@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "model/npy.h"
+#include "model/io/npy.h"
 #include "model/sampler.h"
 #include "tests/test.h"
 #include "tests/test_io.h"

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Goldens for model/rng.c: what torch's default CPU generator produces.
+"""Goldens for model/base/torch_rng.c: what torch's default CPU generator produces.
 
 Run with /usr/bin/python3 (the interpreter that has torch). Writes
 tests/ref/golden/rng.json. Every case is a sequence of calls after one
@@ -97,7 +97,7 @@ def sequences():
     return out
 
 
-# Python twin of rng_sample_seed (model/rng.h).
+# Python twin of rng_sample_seed (model/base/torch_rng.h).
 def splitmix64(x):
     z = (x + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF

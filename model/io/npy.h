@@ -3,7 +3,7 @@
 // uint8 '|u1'. Anything else (Fortran order, big-endian, object arrays,
 // truncated data, trailing bytes) is an error naming the file and the problem.
 #pragma once
-#include "model/check.h"
+#include "model/base/check.h"
 
 #define NPY_MAX_DIMS 8
 

@@ -7,7 +7,7 @@
 // object of string values. Like the reference implementation (huggingface/
 // safetensors), the reader requires the tensors, sorted by offset, to tile the
 // data section exactly: no overlap, no gap, nothing left over.
-#include "model/safetensors.h"
+#include "model/io/safetensors.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "model/atomic_file.h"
+#include "model/io/atomic_file.h"
 
 // The reference implementation's limit: a larger header is corrupt or hostile.
 #define ST_MAX_HEADER 100000000ull

@@ -1,4 +1,4 @@
-// eval_features.h: what the metrics on generated images need from the feature
+// classifier_features.h: what the metrics on generated images need from the feature
 // classifier (model/classifier.h), extracted in one pass over the images:
 //   pen    penultimate features (N, hidden)           FID-proxy, KID, precision/recall
 //   sfid   the first `sfid_channels` channels of the
@@ -12,7 +12,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "model/check.h"
+#include "model/base/check.h"
 #include "model/classifier.h"
 
 #define EVAL_SFID_CHANNELS 7
@@ -28,7 +28,7 @@ typedef struct {
     float *logits;      // (N, num_classes)
     float *probs;       // (N, num_classes)
     int *argmax;        // (N) predicted class (first index on ties)
-} EvalFeatures;
+} ClassifierFeatures;
 
 // images (n, in_c, H, W) in the classifier's input layout, pixels in [-1, 1]
 // (used as given, not clipped). Needs n >= 1 and 1 <= sfid_channels <= c3.
@@ -40,6 +40,6 @@ typedef struct {
 // thread and 13.4-16.2 s on two. And OpenBLAS results depend on the thread
 // count in the last bits, so fixing it makes the features, hence a cached
 // reference, bit-identical whatever thread count the caller uses.
-int eval_features_extract(EvalFeatures *f, Classifier *m, const float *images, long n, int sfid_channels,
+int classifier_features_extract(ClassifierFeatures *f, Classifier *m, const float *images, long n, int sfid_channels,
                           LzError *err);
-void eval_features_free(EvalFeatures *f);
+void classifier_features_free(ClassifierFeatures *f);

@@ -1,7 +1,7 @@
-// eval_features.c: classifier features for the metrics, in chunks so that the
+// classifier_features.c: classifier features for the metrics, in chunks so that the
 // full spatial map (N, c3 * H/4 * W/4), 12.5 kB per image, is never held for
 // all N at once: only its first sfid_channels channels are kept.
-#include "analysis/eval_features.h"
+#include "analysis/classifier_features.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -9,7 +9,7 @@
 
 enum { EVAL_CHUNK = 1024 };
 
-int eval_features_extract(EvalFeatures *f, Classifier *m, const float *images, long n, int sfid_channels,
+int classifier_features_extract(ClassifierFeatures *f, Classifier *m, const float *images, long n, int sfid_channels,
                           LzError *err) {
     memset(f, 0, sizeof *f);
     const ClassifierConfig *c = &m->cfg;
@@ -61,7 +61,7 @@ int eval_features_extract(EvalFeatures *f, Classifier *m, const float *images, l
     return 0;
 }
 
-void eval_features_free(EvalFeatures *f) {
+void classifier_features_free(ClassifierFeatures *f) {
     free(f->pen);
     free(f->sfid);
     free(f->logits);

@@ -1,4 +1,4 @@
-// feature_eval.h: every metric of generated images against reference
+// image_metrics_compute.h: every metric of generated images against reference
 // statistics (analysis/refstats.h), through the feature classifier
 // (DESIGN.md section 7; definitions and measured floor/ceiling in
 // docs/metrics.md, "Metrics on generated images"):
@@ -17,13 +17,13 @@
 #include <stdint.h>
 
 #include "analysis/bootstrap.h"
-#include "analysis/eval_features.h"
+#include "analysis/classifier_features.h"
 #include "analysis/fidelity.h"
 #include "analysis/frechet.h"
 #include "analysis/kid.h"
 #include "analysis/prdc.h"
 #include "analysis/refstats.h"
-#include "model/check.h"
+#include "model/base/check.h"
 #include "model/classifier.h"
 
 typedef struct {
@@ -58,13 +58,13 @@ typedef struct {
 // Metrics of already extracted sample features f against ref (same classifier
 // and sFID channel count). labels (f->n) may be NULL; labels outside
 // [0, num_classes) are an error. Needs n >= is_splits and n > k.
-int feature_eval_features(EvalResult *out, const EvalFeatures *f, const RefStats *ref, const int64_t *labels,
+int image_metrics_from_features(EvalResult *out, const ClassifierFeatures *f, const RefStats *ref, const int64_t *labels,
                           const EvalConfig *cfg, LzError *err);
 
 // Everything for images (n, in_c, H, W) in [-1, 1]: features with m (the
 // classifier ref was computed with), the metrics above, and, when paired is
 // not NULL, PSNR/SSIM of images against paired (n, in_c, H, W).
-int feature_eval(EvalResult *out, Classifier *m, const RefStats *ref, const float *images, long n,
+int image_metrics_compute(EvalResult *out, Classifier *m, const RefStats *ref, const float *images, long n,
                  const int64_t *labels, const float *paired, const EvalConfig *cfg, LzError *err);
 
 // Loads the classifier and the SHA-256 of its file. The file is hashed before

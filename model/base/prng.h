@@ -1,6 +1,6 @@
 // prng.h: the project's general-purpose generator (initialisation, dropout,
 // shuffling, subsampling): xoshiro256** seeded through splitmix64. It is NOT the
-// torch-compatible generator (see rng.h), which exists only to reproduce
+// torch-compatible generator (see torch_rng.h), which exists only to reproduce
 // torch.randn noise; this one is fast, has a tiny state that checkpoints can
 // store, and is a pure function of its seed.
 #pragma once

@@ -6,7 +6,7 @@
 #pragma once
 #include <stdio.h>
 
-#include "model/check.h"
+#include "model/base/check.h"
 
 typedef struct {
     FILE *f;           // the temporary file, NULL when closed

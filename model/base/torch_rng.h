@@ -1,4 +1,4 @@
-// rng.h: a bit-exact C copy of PyTorch's default CPU generator, used only to
+// torch_rng.h: a bit-exact C copy of PyTorch's default CPU generator, used only to
 // draw the same initial noise (and DDPM/DDIM step noise) as a PyTorch run
 // seeded with torch.manual_seed. Everything else in the project uses prng.h.
 //

@@ -8,7 +8,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
-#include "model/check.h"
+#include "model/base/check.h"
 
 typedef enum { JC_INT, JC_LONG, JC_DOUBLE, JC_BOOL, JC_STRING, JC_OBJECT } JcType;
 

@@ -1,5 +1,5 @@
 // sha256.c: straightforward FIPS 180-4 SHA-256, one 64-byte block at a time.
-#include "analysis/sha256.h"
+#include "model/base/sha256.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
 // keys, each once, nothing else) and a data section of exactly the size the
 // shape and dtype imply. Data is copied as raw bytes, so the host must be
 // little-endian, like the files (checked at run time).
-#include "model/npy.h"
+#include "model/io/npy.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "model/atomic_file.h"
+#include "model/io/atomic_file.h"
 
 static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 

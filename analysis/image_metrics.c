@@ -1,19 +1,19 @@
-// feature_eval.c: runs the metrics of analysis/ on classifier features of
+// image_metrics.c: runs the metrics of analysis/ on classifier features of
 // generated images against cached reference statistics.
-#include "analysis/feature_eval.h"
+#include "analysis/image_metrics.h"
 
 #include <string.h>
 #include <time.h>
 
 #include "analysis/inception_score.h"
-#include "model/clock.h"
+#include "model/base/clock.h"
 
 EvalConfig eval_default_config(void) {
     EvalConfig c = {IS_DEFAULT_SPLITS, 3, KID_DEFAULT_SUBSETS, KID_DEFAULT_SUBSET_SIZE, 0, 0, 2.0};
     return c;
 }
 
-int feature_eval_features(EvalResult *out, const EvalFeatures *f, const RefStats *ref, const int64_t *labels,
+int image_metrics_from_features(EvalResult *out, const ClassifierFeatures *f, const RefStats *ref, const int64_t *labels,
                           const EvalConfig *cfg, LzError *err) {
     memset(out, 0, sizeof *out);
     const long n = f->n;
@@ -66,14 +66,14 @@ int feature_eval_features(EvalResult *out, const EvalFeatures *f, const RefStats
     return 0;
 }
 
-int feature_eval(EvalResult *out, Classifier *m, const RefStats *ref, const float *images, long n,
+int image_metrics_compute(EvalResult *out, Classifier *m, const RefStats *ref, const float *images, long n,
                  const int64_t *labels, const float *paired, const EvalConfig *cfg, LzError *err) {
     double t0 = lz_now_seconds();
-    EvalFeatures f;
-    if (eval_features_extract(&f, m, images, n, ref->sfid_channels, err)) return -1;
+    ClassifierFeatures f;
+    if (classifier_features_extract(&f, m, images, n, ref->sfid_channels, err)) return -1;
     double t_features = lz_now_seconds() - t0;
-    int rc = feature_eval_features(out, &f, ref, labels, cfg, err);
-    eval_features_free(&f);
+    int rc = image_metrics_from_features(out, &f, ref, labels, cfg, err);
+    classifier_features_free(&f);
     if (rc) return -1;
     out->t_features = t_features;
     if (paired) {

@@ -1,4 +1,4 @@
-#include "check.h"
+#include "model/base/check.h"
 
 #include <string.h>
 

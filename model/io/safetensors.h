@@ -5,7 +5,7 @@
 // overlaps, no gaps, whole data section covered) and converts F32, F16 and
 // BF16 tensors to float32. Writing emits F32, sorted by name, atomically.
 #pragma once
-#include "model/check.h"
+#include "model/base/check.h"
 
 #define ST_MAX_DIMS 8
 #define ST_MAX_NAME 256

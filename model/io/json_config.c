@@ -1,4 +1,4 @@
-#include "model/json_config.h"
+#include "model/io/json_config.h"
 
 #include <math.h>
 #include <stdio.h>

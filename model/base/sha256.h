@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/check.h"
+#include "model/base/check.h"
 
 #define SHA256_BYTES 32
 #define SHA256_HEX_LEN 65  // 64 hex digits and the terminating NUL

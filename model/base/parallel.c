@@ -1,9 +1,9 @@
-#include "model/parallel.h"
+#include "model/base/parallel.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "model/check.h"
+#include "model/base/check.h"
 
 #define MAX_THREADS 8
 

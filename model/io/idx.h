@@ -9,7 +9,7 @@
 // length must equal the product of the dimensions exactly (a truncated file or
 // trailing bytes are errors), and every error is one line naming the file.
 #pragma once
-#include "model/check.h"
+#include "model/base/check.h"
 
 #define IDX_MAX_DIMS 4
 

@@ -1,14 +1,14 @@
-// rng.c: torch-compatible CPU generator. See rng.h for the algorithm; this file
+// torch_rng.c: torch-compatible CPU generator. See torch_rng.h for the algorithm; this file
 // follows it step by step. Everything here is integer arithmetic or IEEE
 // float/double arithmetic whose rounding is fixed by the C11 standard mode
 // (no contraction): every fused multiply-add is an explicit fmaf() call.
-#include "model/rng.h"
+#include "model/base/torch_rng.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "model/check.h"
-#include "model/prng.h"
+#include "model/base/check.h"
+#include "model/base/prng.h"
 
 // ----------------------------------------------------------------------------
 // mt19937 engine

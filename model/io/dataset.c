@@ -1,12 +1,12 @@
 // dataset.c: loaders, deterministic epoch orders and augmentation (see dataset.h).
-#include "model/dataset.h"
+#include "model/io/dataset.h"
 
 #include <string.h>
 #include <sys/stat.h>
 
-#include "model/idx.h"
-#include "model/npy.h"
-#include "model/prng.h"
+#include "model/io/idx.h"
+#include "model/io/npy.h"
+#include "model/base/prng.h"
 
 static void set_labels(Dataset *ds, int *labels) {
     ds->labels = labels;

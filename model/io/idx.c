@@ -1,7 +1,7 @@
 // idx.c: IDX reader (see idx.h). zlib's gzread reads plain files transparently,
 // so one code path serves both encodings; the gzip magic is checked explicitly
 // only so that messages can say which kind of file failed.
-#include "model/idx.h"
+#include "model/io/idx.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -16,7 +16,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "model/check.h"
+#include "model/base/check.h"
 
 #define DATASET_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -44,7 +44,7 @@ int dataset_load_spec(Dataset *ds, const char *spec, const char *split, LzError 
 void dataset_free(Dataset *ds);
 
 // Writes a permutation of 0..n-1 into order (n entries): Fisher-Yates driven by
-// xoshiro256** (model/prng.h) seeded with dataset_stream_seed(seed, 1, epoch).
+// xoshiro256** (model/base/prng.h) seeded with dataset_stream_seed(seed, 1, epoch).
 void dataset_epoch_order(long *order, long n, uint64_t seed, long epoch);
 // Derives an independent 64-bit seed for (seed, stream, index) by chaining
 // splitmix64 over the three words: used for epoch orders (stream 1) and for
