@@ -27,7 +27,7 @@ static int validate(void) {
     CHECK(!npy_read_i64("tests/ref/golden/dit_a_y.npy", &y, &err), "%s", err.msg);
     int labels[4];
     for (int i = 0; i < 4; i++) labels[i] = (int)((long long *)y.data)[i];
-    dit_forward(&m, x.data, t.data, labels, 4, NULL);
+    dit_forward(&m, x.data, t.data, labels, 4, NULL, NULL);
     double maxd = 0, scale = 0;
     for (long i = 0; i < want.count; i++) {
         maxd = fmax(maxd, fabs(m.acts.out[i] - ((float *)want.data)[i]));
@@ -53,13 +53,13 @@ static double time_forward(const char *name, int batch, int reps, double peak) {
     prng_seed(&g, 2);
     for (long i = 0; i < n; i++) x[i] = (float)prng_normal(&g);
     for (int b = 0; b < batch; b++) t[b] = (float)(b * 97 % 1000), y[b] = b % 1000;
-    dit_forward(&m, x, t, y, batch, NULL);  // warm-up
+    dit_forward(&m, x, t, y, batch, NULL, NULL);  // warm-up
     for (long i = 0; i < (long)batch * dit_out_channels(&c) * 32 * 32; i++)
         CHECK(isfinite(m.acts.out[i]), "%s: non-finite output at %ld", name, i);
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
         double t0 = lz_now_seconds();
-        dit_forward(&m, x, t, y, batch, NULL);
+        dit_forward(&m, x, t, y, batch, NULL, NULL);
         double dt = lz_now_seconds() - t0;
         if (dt < best) best = dt;
     }

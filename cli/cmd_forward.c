@@ -76,9 +76,9 @@ int cmd_forward(int argc, char **argv) {
             cli_fail("%s: --cfg-scale needs an even batch (conditional half, null half), got %d", xpath, N);
         }
         result = dit_forward_cfg(&m, x.data, t.data, labels, N, (float)cfg_scale, cli_parse_guide_channels(guide, c),
-                                 NULL);
+                                 NULL, NULL);
     } else {
-        dit_forward(&m, x.data, t.data, labels, N, NULL);
+        dit_forward(&m, x.data, t.data, labels, N, NULL, NULL);
         result = m.acts.out;
     }
     long shape[4] = {N, dit_out_channels(c), c->input_size, c->input_size};

@@ -1,5 +1,6 @@
 #include "model/dit.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,10 @@ static int act_families(ActFamily *f, DitActs *a, const DitConfig *c, int B, int
     FAM(cfg_out, img_out);
     FAM(gather_z, BTD);
     FAM(gather_y, BTD);
+    FAM(stack_in, training ? 0 : BTD);  // stack hooks are an inference feature
+    FAM(stack_z0, training ? 0 : BTD);
+    FAM(stack_out, training ? 0 : BTD);
+    FAM(score, (long)B);
 #undef FAM
     return n;
 }
@@ -69,7 +74,7 @@ long dit_acts_bytes(const DitConfig *cfg, int max_batch, int training) {
     int n = act_families(f, &a, cfg, max_batch, training);
     long total = 0;
     for (int i = 0; i < n; i++) total += f[i].floats;
-    return total * (long)sizeof(float) + max_batch * (long)(sizeof(unsigned char) + sizeof(int));
+    return total * (long)sizeof(float) + max_batch * (long)(2 * sizeof(unsigned char) + 2 * sizeof(int));
 }
 
 void dit_build(DitModel *m, const DitConfig *cfg, float *params, int max_batch, int training) {
@@ -93,8 +98,10 @@ void dit_build(DitModel *m, const DitConfig *cfg, float *params, int max_batch, 
         *f[i].slot = f[i].floats ? at : NULL;
         at += f[i].floats;
     }
-    m->acts.skip = lz_calloc(max_batch, 1, "DiT skip flags");
-    m->acts.kept_rows = lz_calloc(max_batch, sizeof(int), "DiT kept rows");
+    m->acts.skip = lz_calloc(2 * (size_t)max_batch, 1, "DiT skip flags");
+    m->acts.stack_skip = m->acts.skip + max_batch;
+    m->acts.kept_rows = lz_calloc(2 * (size_t)max_batch, sizeof(int), "DiT kept rows");
+    m->acts.row_ids = m->acts.kept_rows + max_batch;
 }
 
 void dit_free(DitModel *m) {
@@ -140,21 +147,30 @@ static void mlp_module(DitModel *m, int l, float *y, const float *z, int B) {
 
 typedef void (*ModuleFn)(DitModel *m, int l, float *y, const float *z, int B);
 
-// Runs one module with the hook protocol of dit.h: decide, compute the kept
-// rows (all of them, a gathered subset, or none), fill.
-static void run_module(DitModel *m, int l, DitModule which, ModuleFn fn, float *y, const float *z, const float *gate,
-                       int B, const DitHooks *hooks) {
+// Runs one module with the hook protocol of dit.h: decide (every set of the
+// chain in order), compute the kept rows (all of them, a gathered subset, or
+// none), fill (every set in order).
+static void run_module(DitModel *m, const DitStep *step, int l, DitModule which, ModuleFn fn, float *y,
+                       const float *z, const float *gate, int B, const DitHooks *hooks) {
     const DitConfig *c = &m->cfg;
     int T = dit_tokens(c), D = c->hidden;
     long row = (long)T * D;
     DitActs *a = &m->acts;
     memset(a->skip, 0, (size_t)B);
-    DitModuleView v = {l, which, B, T, D, z, y, gate, 6 * D, a->skip};
-    if (hooks && hooks->decide) hooks->decide(hooks->ctx, &v);
+    for (int b = 0; b < B; b++) a->score[b] = NAN;
+    DitModuleView v = {step, l, which, B, T, D, a->row_ids, z, y, gate, 6 * D, a->skip, a->score};
+    int has_fill = 0;
+    for (const DitHooks *h = hooks; h; h = h->next) {
+        if (h->decide) h->decide(h->ctx, &v);
+        has_fill |= h->fill != NULL;
+    }
     int kept = 0;
     for (int b = 0; b < B; b++)
         if (!a->skip[b]) a->kept_rows[kept++] = b;
-    CHECK(!m->training || kept == B, "layer %d: skipping rows is not supported in training mode", l);
+    CHECK(!m->training || kept == B, "layer %d %s: skipping rows is not supported in training mode", l,
+          dit_module_name(which));
+    CHECK(kept == B || has_fill, "layer %d %s: rows were skipped but no fill hook provides their output", l,
+          dit_module_name(which));
     if (kept == B) {
         fn(m, l, y, z, B);
     } else if (kept > 0) {
@@ -162,13 +178,78 @@ static void run_module(DitModel *m, int l, DitModule which, ModuleFn fn, float *
         fn(m, l, a->gather_y, a->gather_z, kept);
         for (int k = 0; k < kept; k++) memcpy(y + a->kept_rows[k] * row, a->gather_y + k * row, sizeof(float) * row);
     }
-    if (hooks && hooks->fill) hooks->fill(hooks->ctx, &v);
-    CHECK(kept == B || (hooks && hooks->fill), "layer %d: rows were skipped but no fill hook provides their output", l);
+    for (const DitHooks *h = hooks; h; h = h->next)
+        if (h->fill) h->fill(h->ctx, &v);
+}
+
+static int chain_has_stack_hooks(const DitHooks *hooks) {
+    for (const DitHooks *h = hooks; h; h = h->next)
+        if (h->stack_decide || h->stack_done) return 1;
+    return 0;
+}
+
+// Before block 0: computes block 0's modulated attention input (the same
+// values block 0 computes again for the rows it runs), keeps the block-0
+// input, and lets the stack hooks decide. Returns the number of rows that
+// enter the blocks; those are moved to the front of the residual stream (in
+// order; k <= kept_rows[k], so moving forward in place is safe) and row_ids
+// maps them back to model rows.
+static int stack_decide(DitModel *m, const DitStep *step, int B, const DitHooks *hooks, DitStackView *v) {
+    const DitConfig *c = &m->cfg;
+    DitActs *a = &m->acts;
+    DitParams *p = &m->params;
+    int D = c->hidden, T = dit_tokens(c);
+    long row = (long)T * D, D6 = 6L * D;
+    memcpy(a->stack_in, a->res, sizeof(float) * B * row);
+    linear_forward(a->mod, a->silu_c, p->ada_w, p->ada_b, B, D, (int)D6);
+    layernorm_forward_par(a->ln1, a->ln1_mean, a->ln1_rstd, a->res, B * T, D, LN_EPS);
+    modulate_forward_par(a->stack_z0, a->ln1, a->mod, a->mod + D, B, T, D, (int)D6);
+    memset(a->stack_skip, 0, (size_t)B);
+    *v = (DitStackView){step, B, T, D, a->stack_in, a->stack_z0, a->stack_out, a->stack_skip};
+    for (const DitHooks *h = hooks; h; h = h->next)
+        if (h->stack_decide) h->stack_decide(h->ctx, v);
+    int kept = 0;
+    for (int b = 0; b < B; b++)
+        if (!a->stack_skip[b]) a->row_ids[kept++] = b;
+    if (kept < B) {
+        for (int k = 0; k < kept; k++) {
+            int b = a->row_ids[k];
+            if (b == k) continue;
+            memcpy(a->res + k * row, a->res + b * row, sizeof(float) * row);
+            memcpy(a->silu_c + (long)k * D, a->silu_c + (long)b * D, sizeof(float) * D);
+        }
+    }
+    return kept;
+}
+
+// After the last block: puts the kept rows back at their model rows (in
+// reverse, the inverse of the forward move), writes the skipped rows' stack
+// outputs, restores SiLU(c) of every row for the final layer, and calls the
+// done hooks with every row's stack output.
+static void stack_done(DitModel *m, int B, int kept, const DitHooks *hooks, DitStackView *v) {
+    const DitConfig *c = &m->cfg;
+    DitActs *a = &m->acts;
+    int D = c->hidden, T = dit_tokens(c);
+    long row = (long)T * D;
+    if (kept < B) {
+        for (int k = kept - 1; k >= 0; k--) {
+            int b = a->row_ids[k];
+            if (b != k) memcpy(a->res + b * row, a->res + k * row, sizeof(float) * row);
+        }
+        for (int b = 0; b < B; b++)
+            if (a->stack_skip[b]) memcpy(a->res + b * row, a->stack_out + b * row, sizeof(float) * row);
+        silu_forward(a->silu_c, a->c, (long)B * D);
+    }
+    for (int b = 0; b < B; b++) a->row_ids[b] = b;
+    v->out = a->res;
+    for (const DitHooks *h = hooks; h; h = h->next)
+        if (h->stack_done) h->stack_done(h->ctx, v);
 }
 
 // --- the forward pass ----------------------------------------------------------
 
-void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int B, const DitHooks *hooks) {
+void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int B, const DitStep *step,
+                 const DitHooks *hooks) {
     const DitConfig *c = &m->cfg;
     DitActs *a = &m->acts;
     DitParams *p = &m->params;
@@ -196,7 +277,14 @@ void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int 
         for (int i = 0; i < D; i++) a->c[(long)b * D + i] += p->y_table[(long)y[b] * D + i];
     silu_forward(a->silu_c, a->c, (long)B * D);
 
-    for (int l = 0; l < L; l++) {
+    // The block stack runs on Bs rows: all of them, or those the stack hooks kept.
+    for (int b = 0; b < B; b++) a->row_ids[b] = b;
+    int stack_hooks = chain_has_stack_hooks(hooks);
+    CHECK(!stack_hooks || !m->training, "dit_forward: stack hooks are not supported in training mode");
+    DitStackView sv;
+    int Bs = stack_hooks ? stack_decide(m, step, B, hooks, &sv) : B;
+
+    for (int l = 0; l < L && Bs > 0; l++) {
         float *xin = m->training ? a->res + (long)l * BTD : a->res;
         float *xmid = m->training ? a->mid + (long)l * BTD : a->res;
         float *xout = m->training ? a->res + (long)(l + 1) * BTD : a->res;
@@ -206,24 +294,26 @@ void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int 
         float *y1 = dit_layer(m, a->y1, l, BTD), *y2 = dit_layer(m, a->y2, l, BTD);
 
         // adaLN: chunk order shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp
-        linear_forward(mod, a->silu_c, p->ada_w + (long)l * D6 * D, p->ada_b + (long)l * D6, B, D, (int)D6);
+        linear_forward(mod, a->silu_c, p->ada_w + (long)l * D6 * D, p->ada_b + (long)l * D6, Bs, D, (int)D6);
         const float *shift_msa = mod, *scale_msa = mod + D, *gate_msa = mod + 2 * D;
         const float *shift_mlp = mod + 3 * D, *scale_mlp = mod + 4 * D, *gate_mlp = mod + 5 * D;
 
-        layernorm_forward_par(ln1, dit_layer(m, a->ln1_mean, l, BT), dit_layer(m, a->ln1_rstd, l, BT), xin, B * T, D,
+        layernorm_forward_par(ln1, dit_layer(m, a->ln1_mean, l, BT), dit_layer(m, a->ln1_rstd, l, BT), xin, Bs * T, D,
                           LN_EPS);
-        modulate_forward_par(z1, ln1, shift_msa, scale_msa, B, T, D, (int)D6);
-        run_module(m, l, DIT_ATTN, attention_module, y1, z1, gate_msa, B, hooks);
-        if (xmid != xin) memcpy(xmid, xin, sizeof(float) * B * T * D);
-        gated_residual_forward_par(xmid, gate_msa, y1, B, T, D, (int)D6);
+        modulate_forward_par(z1, ln1, shift_msa, scale_msa, Bs, T, D, (int)D6);
+        run_module(m, step, l, DIT_ATTN, attention_module, y1, z1, gate_msa, Bs, hooks);
+        if (xmid != xin) memcpy(xmid, xin, sizeof(float) * Bs * T * D);
+        gated_residual_forward_par(xmid, gate_msa, y1, Bs, T, D, (int)D6);
 
-        layernorm_forward_par(ln2, dit_layer(m, a->ln2_mean, l, BT), dit_layer(m, a->ln2_rstd, l, BT), xmid, B * T, D,
+        layernorm_forward_par(ln2, dit_layer(m, a->ln2_mean, l, BT), dit_layer(m, a->ln2_rstd, l, BT), xmid, Bs * T, D,
                           LN_EPS);
-        modulate_forward_par(z2, ln2, shift_mlp, scale_mlp, B, T, D, (int)D6);
-        run_module(m, l, DIT_MLP, mlp_module, y2, z2, gate_mlp, B, hooks);
-        if (xout != xmid) memcpy(xout, xmid, sizeof(float) * B * T * D);
-        gated_residual_forward_par(xout, gate_mlp, y2, B, T, D, (int)D6);
+        modulate_forward_par(z2, ln2, shift_mlp, scale_mlp, Bs, T, D, (int)D6);
+        run_module(m, step, l, DIT_MLP, mlp_module, y2, z2, gate_mlp, Bs, hooks);
+        if (xout != xmid) memcpy(xout, xmid, sizeof(float) * Bs * T * D);
+        gated_residual_forward_par(xout, gate_mlp, y2, Bs, T, D, (int)D6);
     }
+
+    if (stack_hooks) stack_done(m, B, Bs, hooks, &sv);
 
     // Final layer: adaLN gives shift then scale; linear to p*p*Cout; unpatchify.
     float *xl = m->training ? a->res + (long)L * BTD : a->res;
@@ -235,7 +325,7 @@ void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int 
 }
 
 const float *dit_forward_cfg(DitModel *m, const float *x, const float *t, const int *y, int B, float scale,
-                             int guide_channels, const DitHooks *hooks) {
+                             int guide_channels, const DitStep *step, const DitHooks *hooks) {
     const DitConfig *c = &m->cfg;
     CHECK(B % 2 == 0, "forward_with_cfg: batch %d must be even (conditional half, then null half)", B);
     int Cout = dit_out_channels(c);
@@ -248,7 +338,7 @@ const float *dit_forward_cfg(DitModel *m, const float *x, const float *t, const 
     // combined = cat([x[:half], x[:half]])
     memcpy(m->acts.cfg_in, x, sizeof(float) * half * img_in);
     memcpy(m->acts.cfg_in + half * img_in, x, sizeof(float) * half * img_in);
-    dit_forward(m, m->acts.cfg_in, t, y, B, hooks);
+    dit_forward(m, m->acts.cfg_in, t, y, B, step, hooks);
     const float *o = m->acts.out;
     float *r = m->acts.cfg_out;
     memcpy(r, o, sizeof(float) * B * Cout * hw);

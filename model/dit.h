@@ -15,29 +15,75 @@
 #include "model/dit_params.h"
 
 typedef enum { DIT_ATTN = 0, DIT_MLP = 1 } DitModule;
+#define DIT_MODULES 2
+static inline const char *dit_module_name(DitModule m) { return m == DIT_ATTN ? "attn" : "mlp"; }
 
-// What a hook sees at one module of one block, for the B rows of the batch.
+// Where a forward pass sits in a sampling run. Every hook receives it, so a
+// policy or a recorder needs no separate sampler callback to know the step.
+// Model row b of a chunk holds sample first_sample + (b % rows); rows b >=
+// cond_rows are the null-label rows of classifier-free guidance. A forward
+// outside a sampling run (training, `lazydit forward`) has step == -1.
 typedef struct {
+    int step;            // index in execution order: 0 = the first (noisiest) step; -1 outside sampling
+    int num_steps;       // K
+    long timestep;       // the original DDPM timestep the model is called with
+    long first_sample;   // run index of the sample in model row 0
+    int rows;            // samples in the chunk
+    int cond_rows;       // model rows [0, cond_rows) carry the samples' labels, [cond_rows, B) the CFG null label
+    int model_rows;      // B of the forward
+    const int *labels;   // (B) labels of the model rows
+} DitStep;
+
+// What a module hook sees at one module of one block. Row b of the view is
+// model row row_ids[b] of the forward (the identity unless a stack hook sent
+// some rows around the blocks, see DitStackView; caches index by model row).
+typedef struct {
+    const DitStep *step;  // NULL outside sampling
     int layer;
     DitModule module;
     int B, T, D;
+    const int *row_ids;   // (B) model row of each view row
     const float *z;       // (B, T, D) modulated input Z = modulate(LN(x), shift, scale)
     float *y;             // (B, T, D) module output before the adaLN gate
     const float *gate;    // gate of row b: gate + b * gate_stride, D values
     int gate_stride;
-    unsigned char *skip;  // (B) 1 = reuse a cached output for this row
+    unsigned char *skip;  // (B) 1 = this row reuses a cached output (its module is not run)
+    float *score;         // (B) a policy's decision score per row (e.g. LazyDiT's sigmoid), NAN if none
 } DitModuleView;
 
-// Hook points. `decide` runs after z is ready and may set skip[b] = 1 (all 0 on
-// entry). The forward then computes y only for rows that are not skipped (in a
-// mixed batch the kept rows are gathered and run as a smaller batch), and calls
-// `fill`, which must write y for the skipped rows (e.g. from a cache) and may
-// read the computed rows (to update caches or record similarities). Either
-// pointer may be NULL. With no hooks, every module runs.
+// What a stack hook sees: the whole stack of blocks, before block 0 (decide)
+// and after the last block (done). Rows the decide hooks skip never enter the
+// blocks: their stack output must be written into `out` by the hook that set
+// the flag (e.g. x + a cached residual: TeaCache, whole-step reuse); the kept
+// rows run through the blocks as a smaller batch.
 typedef struct {
+    const DitStep *step;  // NULL outside sampling
+    int B, T, D;
+    const float *x;       // (B, T, D) embedded tokens: the input of block 0
+    const float *z0;      // (B, T, D) block 0's modulated attention input (TeaCache's change indicator)
+    float *out;           // (B, T, D) stack output: skipped rows written at decide, every row at done
+    unsigned char *skip;  // (B) 1 = this row bypasses every block
+} DitStackView;
+
+// One hook set. The forward calls the hooks of a chain in order (this set,
+// then `next`, ...) at each point:
+//   stack_decide  before block 0 (only if some set has it; z0 is then computed)
+//   stack_done    after the last block, out = every row's stack output
+//   decide        per module, after z is ready; skip[] starts at 0 and each set
+//                 sees the flags of the sets before it
+//   fill          per module, after the kept rows were computed (all rows, a
+//                 gathered subset, or none); the set that skipped a row must
+//                 write its y here, later sets see every row's final y
+// So a policy chained before a recorder decides and fills first, and the
+// recorder observes exactly what the policy decided and what was used. Any
+// pointer may be NULL; with no hooks every module runs.
+typedef struct DitHooks {
     void *ctx;
     void (*decide)(void *ctx, DitModuleView *v);
     void (*fill)(void *ctx, DitModuleView *v);
+    void (*stack_decide)(void *ctx, DitStackView *v);
+    void (*stack_done)(void *ctx, DitStackView *v);
+    const struct DitHooks *next;
 } DitHooks;
 
 // Activations. Per-layer tensors have a leading L dimension in training mode
@@ -79,8 +125,14 @@ typedef struct {
     float *cfg_out;    // (B, Cout, H, W)
     float *gather_z;   // (B, T, D) kept rows of a mixed batch
     float *gather_y;   // (B, T, D)
+    float *stack_in;   // (B, T, D) block-0 input kept for stack hooks (inference updates res in place)
+    float *stack_z0;   // (B, T, D) block 0's modulated attention input for stack_decide
+    float *stack_out;  // (B, T, D) stack outputs of the rows that bypass the blocks
+    float *score;      // (B) decision scores of the module view
     unsigned char *skip;  // (B)
+    unsigned char *stack_skip;  // (B)
     int *kept_rows;       // (B)
+    int *row_ids;         // (B) model row of each row of the block stack
 } DitActs;
 
 typedef struct {
@@ -104,7 +156,9 @@ long dit_acts_bytes(const DitConfig *cfg, int max_batch, int training);
 
 // forward(x, t, y): x (B, C, H, W), t (B) timesteps (may be fractional), y (B)
 // labels in [0, num_classes] (num_classes = the null class). Output in m->acts.out.
-void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int B, const DitHooks *hooks);
+// step (may be NULL) is handed to every hook; hooks may be NULL.
+void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int B, const DitStep *step,
+                 const DitHooks *hooks);
 
 // forward_with_cfg(x, t, y, scale): B even; the first half of x is used for both
 // halves (as upstream), y holds conditional labels then null labels. The first
@@ -113,7 +167,7 @@ void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int 
 // reproducibility"), the all-epsilon-channels variant is guide_channels = C.
 // Returns m->acts.cfg_out (B, Cout, H, W).
 const float *dit_forward_cfg(DitModel *m, const float *x, const float *t, const int *y, int B, float scale,
-                             int guide_channels, const DitHooks *hooks);
+                             int guide_channels, const DitStep *step, const DitHooks *hooks);
 
 // Pointer to layer l's slice of a per-layer activation family of `per_layer`
 // floats (slice 0 in inference mode, where one layer's buffer is reused).

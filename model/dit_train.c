@@ -93,7 +93,7 @@ void dit_trainer_step(DitTrainer *tr, const Dataset *ds) {
     for (long i = 0; i < B * img; i++) tr->noise[i] = (float)prng_normal(&g);
     diffusion_q_sample(tr->xt, tr->x0, tr->noise, tr->t, &tr->diffusion, B, C, HW);
 
-    dit_forward(m, tr->xt, tr->tf, tr->labels, B, NULL);
+    dit_forward(m, tr->xt, tr->tf, tr->labels, B, NULL, NULL);
     const float *out = m->acts.out;  // (B, Cout, H, W): eps then (learn_sigma) var values
 
     // loss = mean_b [ mean_{c,p} (eps - eps_hat)^2 + vb_b ]

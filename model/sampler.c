@@ -80,11 +80,13 @@ int sampler_init(Sampler *s, DitModel *m, const Diffusion *d, const SamplerOptio
     s->tidx = (int *)p;
     p += sizeof(int) * b;
     s->labels = (int *)p;
+    lazy_runtime_init(&s->lazy, opt->policy, c, model_rows, d->num_steps);
     return 0;
 }
 
 void sampler_free(Sampler *s) {
     free(s->mem_);
+    if (s->lazy.mem_) lazy_runtime_free(&s->lazy);
     memset(s, 0, sizeof *s);
 }
 
@@ -201,6 +203,8 @@ int sampler_run(Sampler *s, float *out, const int *labels, long N, const float *
     // The given-noise stream: torch.randn(R, C, H, W) per step, R = rows of the
     // official (doubled) batch; this chunk reads rows [i0, i0 + rows).
     long stream_rows = s->use_cfg ? 2 * N : N;
+    lazy_account_reset(&s->lazy.acc);
+    const DitHooks *chain = lazy_runtime_hooks(&s->lazy, hooks);
 
     Progress prog = {0};
     prog.on = o->progress && isatty(fileno(stderr));
@@ -236,15 +240,19 @@ int sampler_run(Sampler *s, float *out, const int *labels, long N, const float *
             SamplerStep info = {SAMPLER_STEP_BEGIN, step, K, t, d->timestep_map[t], i0, rows, mrows,
                                 s->labels, s->x, NULL};
             if (cb) cb(cb_ctx, &info);
+            DitStep dstep = {step, K, d->timestep_map[t], i0, rows, rows, mrows, s->labels};
+            lazy_runtime_step_begin(&s->lazy, &dstep);
 
             const float *mo;
             if (s->use_cfg) {
                 // Reads only x[:rows] and runs the doubled batch [x; x].
-                mo = dit_forward_cfg(m, s->x, s->tvec, s->labels, mrows, o->cfg_scale, s->guide_channels, hooks);
+                mo = dit_forward_cfg(m, s->x, s->tvec, s->labels, mrows, o->cfg_scale, s->guide_channels, &dstep,
+                                     chain);
             } else {
-                dit_forward(m, s->x, s->tvec, s->labels, rows, hooks);
+                dit_forward(m, s->x, s->tvec, s->labels, rows, &dstep, chain);
                 mo = m->acts.out;
             }
+            lazy_runtime_step_end(&s->lazy, &dstep);
 
             const float *nz = NULL;
             if (s->needs_noise) {

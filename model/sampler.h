@@ -39,6 +39,7 @@
 
 #include "model/diffusion.h"
 #include "model/dit.h"
+#include "model/lazy/lazy_runtime.h"
 #include "model/base/torch_rng.h"
 
 typedef enum { SAMPLER_DDIM = 0, SAMPLER_DDPM = 1 } SamplerKind;
@@ -53,6 +54,7 @@ typedef struct {
     int batch;           // samples per chunk (model rows are 2*batch under guidance)
     uint64_t seed;       // run seed (see the noise rules above)
     int progress;        // draw a progress bar on stderr if it is a terminal
+    Policy *policy;      // borrowed, already policy_init'ed; NULL = compute every module (plain DDIM/DDPM)
 } SamplerOptions;
 
 // Defaults of LazyDiT's evaluation: DDIM, eta 0, no clipping, cfg 1.5,
@@ -95,6 +97,7 @@ typedef struct {
     int *labels;           // (2 batch) model labels
     TorchRng *rngs;        // (batch) per-sample generators, or rngs[0] = the given-noise stream
     void *mem_;
+    LazyRuntime lazy;      // the policy's caches and the run's compute accounting
 } Sampler;
 
 // Validates the options against the model and the process and allocates every
@@ -106,10 +109,15 @@ void sampler_free(Sampler *s);
 
 // Samples N images into out (N, C, H, W). labels (N) in [0, num_classes).
 // noise: given initial noise (N, C, H, W), or NULL for per-sample seeds.
-// hooks are passed to every model call; cb (may be NULL) is called at each
-// step's BEGIN and END. Returns 0, or -1 with err set for invalid labels or N.
+// Every model call gets the hook chain [policy runtime] -> hooks (hooks may be
+// NULL), so hooks observe what the policy decided; cb (may be NULL) is called
+// at each step's BEGIN and END. The run's accounting (sampler_account) starts
+// from zero at each call. Returns 0, or -1 with err set for invalid labels or N.
 int sampler_run(Sampler *s, float *out, const int *labels, long N, const float *noise, const DitHooks *hooks,
                 SamplerCallback cb, void *cb_ctx, LzError *err);
+
+// Slots, reuses and executed MACs of the last sampler_run (model/lazy/lazy_account.h).
+static inline const LazyAccount *sampler_account(const Sampler *s) { return &s->lazy.acc; }
 
 // Initial noise of per-sample-seeded samples first .. first+n-1 into out
 // (n, C, H, W): torch.manual_seed(rng_sample_seed(seed, i)); torch.randn(img).

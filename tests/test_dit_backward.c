@@ -232,7 +232,7 @@ typedef struct {
 } ModelCtx;
 static void model_fwd(void *p) {
     ModelCtx *c = p;
-    dit_forward(c->m, c->x, c->t, c->y, c->B, NULL);
+    dit_forward(c->m, c->x, c->t, c->y, c->B, NULL, NULL);
 }
 
 static void test_whole_model_fd(void) {
@@ -312,7 +312,7 @@ static void test_against_pytorch(void) {
     CHECK(!npy_read_i64("tests/ref/golden/dit_c_y.npy", &yv, &err), "%s", err.msg);
     CHECK(!npy_read_f32("tests/ref/golden/dit_c_dout.npy", &R, &err), "%s", err.msg);
     int y[2] = {(int)((long long *)yv.data)[0], (int)((long long *)yv.data)[1]};
-    dit_forward(&m, x.data, t.data, y, 2, NULL);
+    dit_forward(&m, x.data, t.data, y, 2, NULL, NULL);
     dit_backward(&m, &g, R.data, y, 2, NULL);
     StFile want;
     CHECK(!st_read("tests/ref/golden/dit_c_grads.safetensors", &want, &err), "%s", err.msg);

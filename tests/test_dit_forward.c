@@ -37,7 +37,7 @@ static void test_golden_case(const char *name, int ncfg, const int *cfg_channels
     int B = (int)x.shape[0], y[8];
     snprintf(path, sizeof path, GOLDEN "%s_y.npy", name);
     labels_from(path, y, B);
-    dit_forward(&m, x.data, t.data, y, B, NULL);
+    dit_forward(&m, x.data, t.data, y, B, NULL, NULL);
     double rel = test_rel_to_scale(m.acts.out, want.data, want.count);
     char label[128];
     snprintf(label, sizeof label, "%s forward matches PyTorch (rel err to scale <= 1e-4)", name);
@@ -48,7 +48,7 @@ static void test_golden_case(const char *name, int ncfg, const int *cfg_channels
     float *copy = lz_malloc(sizeof(float) * dit_param_count(&m.cfg), "param copy");
     memcpy(copy, m.params_memory, sizeof(float) * dit_param_count(&m.cfg));
     dit_build(&mt, &m.cfg, copy, B, 1);
-    dit_forward(&mt, x.data, t.data, y, B, NULL);
+    dit_forward(&mt, x.data, t.data, y, B, NULL, NULL);
     snprintf(label, sizeof label, "%s training-mode forward equals inference-mode forward", name);
     test_close(label, mt.acts.out, m.acts.out, want.count, 0, 0);
     dit_free(&mt);
@@ -60,7 +60,7 @@ static void test_golden_case(const char *name, int ncfg, const int *cfg_channels
         labels_from(path, ycfg, Bc);
         snprintf(path, sizeof path, GOLDEN "%s_cfg%d_out.npy", name, cfg_channels[k]);
         NpyArray wc = test_load_f32(path);
-        const float *o = dit_forward_cfg(&m, x.data, t.data, ycfg, Bc, cfg_scales[k], cfg_channels[k], NULL);
+        const float *o = dit_forward_cfg(&m, x.data, t.data, ycfg, Bc, cfg_scales[k], cfg_channels[k], NULL, NULL);
         rel = test_rel_to_scale(o, wc.data, wc.count);
         snprintf(label, sizeof label, "%s forward_with_cfg (scale %.1f, %d guided channels) matches PyTorch", name,
                  cfg_scales[k], cfg_channels[k]);
@@ -187,10 +187,10 @@ static void test_skip_rows(void) {
     dit_build(&ref, &m.cfg, copy, 4, 1);
     NpyArray x = test_load_f32(GOLDEN "dit_a_x.npy"), t = test_load_f32(GOLDEN "dit_a_t.npy");
     int y[4] = {1, 2, 3, 10};
-    dit_forward(&ref, x.data, t.data, y, 4, NULL);
+    dit_forward(&ref, x.data, t.data, y, 4, NULL, NULL);
     SkipCtx ctx = {&ref, 0};
-    DitHooks hooks = {&ctx, skip_odd, fill_from_ref};
-    dit_forward(&m, x.data, t.data, y, 4, &hooks);
+    DitHooks hooks = {.ctx = &ctx, .decide = skip_odd, .fill = fill_from_ref};
+    dit_forward(&m, x.data, t.data, y, 4, NULL, &hooks);
     long n = 4L * dit_out_channels(&m.cfg) * m.cfg.input_size * m.cfg.input_size;
     test_close("mixed batch: skipped rows filled from cache, kept rows run as a sub-batch, output unchanged",
                m.acts.out, ref.acts.out, n, 1e-6, 1e-6);
@@ -233,7 +233,7 @@ static void test_init(void) {
     Prng g;
     prng_seed(&g, 3);
     for (int i = 0; i < 2 * 4 * 64; i++) x[i] = (float)prng_normal(&g);
-    dit_forward(&m, x, t, y, 2, NULL);
+    dit_forward(&m, x, t, y, 2, NULL, NULL);
     double maxabs = 0;
     for (int i = 0; i < 2 * 8 * 64; i++) maxabs = fmax(maxabs, fabs(m.acts.out[i]));
     TEST_CHECK(maxabs == 0.0, "official initialisation: a fresh model outputs exactly zero", "max |out| = %g", maxabs);

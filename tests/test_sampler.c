@@ -302,7 +302,7 @@ static void test_hooks(void) {
     LzError err;
     CHECK(sampler_init(&s, &m, &d, &o, &err) == 0, "%s", err.msg);
     HookCount h = {0, 0, 4};
-    DitHooks hooks = {&h, count_decide, NULL};
+    DitHooks hooks = {.ctx = &h, .decide = count_decide};
     float out[2 * 256];
     int y[2] = {1, 2};
     CHECK(sampler_run(&s, out, y, 2, NULL, &hooks, NULL, NULL, &err) == 0, "%s", err.msg);

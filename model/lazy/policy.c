@@ -1,0 +1,223 @@
+// policy.c: the policy registry and the option tables shared by the CLI and
+// JSON configs (see policy.h).
+#include "model/lazy/policy.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const PolicyClass policy_ddim, policy_random, policy_fora;
+
+// Every policy, in the order --help and reports list them. A new policy adds
+// its extern above and one line here.
+static const PolicyClass *const registry[] = {
+    &policy_ddim,
+    &policy_random,
+    &policy_fora,
+};
+
+int policy_count(void) { return (int)(sizeof registry / sizeof registry[0]); }
+const PolicyClass *policy_class_at(int i) { return i >= 0 && i < policy_count() ? registry[i] : NULL; }
+const PolicyClass *policy_find(const char *name) {
+    for (int i = 0; i < policy_count(); i++)
+        if (!strcmp(registry[i]->name, name)) return registry[i];
+    return NULL;
+}
+
+static const char *modules_name(LazyModules m) { return m == LAZY_MOD_ATTN ? "attn" : m == LAZY_MOD_MLP ? "mlp" : "both"; }
+
+static int parse_modules(const char *text, LazyModules *out) {
+    if (!text || !strcmp(text, "both")) *out = LAZY_MOD_BOTH;
+    else if (!strcmp(text, "attn")) *out = LAZY_MOD_ATTN;
+    else if (!strcmp(text, "mlp")) *out = LAZY_MOD_MLP;
+    else return -1;
+    return 0;
+}
+
+static const PolicyOption *find_option(const PolicyClass *c, const char *name) {
+    for (int i = 0; i < c->n_options; i++)
+        if (!strcmp(c->options[i].name, name)) return &c->options[i];
+    return NULL;
+}
+
+// Parses `text` into the option's slot with full validation: the whole text
+// must be the number, it must fit, be finite and lie in the range.
+static int set_option(Policy *p, const PolicyOption *o, const char *text, LzError *err) {
+    char *slot = (char *)p->config + o->offset;
+    const char *pn = p->cls->name;
+    if (o->type == POPT_STRING) {
+        if (!*text) return lz_fail(err, "policy %s: --%s must not be empty", pn, o->name);
+        char *copy = strdup(text);
+        CHECK(copy, "out of memory copying policy option %s", o->name);
+        p->strings = realloc(p->strings, sizeof(char *) * (size_t)(p->n_strings + 1));
+        CHECK(p->strings, "out of memory");
+        p->strings[p->n_strings++] = copy;
+        *(const char **)slot = copy;
+        return 0;
+    }
+    char *end = NULL;
+    errno = 0;
+    double v;
+    if (o->type == POPT_INT) {
+        long l = strtol(text, &end, 10);
+        if (end == text || *end || errno == ERANGE || l < -2147483647L || l > 2147483647L)
+            return lz_fail(err, "policy %s: --%s: '%s' is not an integer", pn, o->name, text);
+        v = (double)l;
+    } else {
+        v = strtod(text, &end);
+        if (end == text || *end || errno == ERANGE || !isfinite(v))
+            return lz_fail(err, "policy %s: --%s: '%s' is not a finite number", pn, o->name, text);
+    }
+    if (o->min <= o->max && (v < o->min || v > o->max))
+        return lz_fail(err, "policy %s: --%s: %s is outside [%g, %g]", pn, o->name, text, o->min, o->max);
+    if (o->type == POPT_INT) *(int *)slot = (int)v;
+    else *(double *)slot = v;
+    return 0;
+}
+
+static void build_json(Policy *p) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "name", p->cls->name);
+    cJSON_AddStringToObject(j, "modules", modules_name(p->modules));
+    for (int i = 0; i < p->cls->n_options; i++) {
+        const PolicyOption *o = &p->cls->options[i];
+        const char *slot = (const char *)p->config + o->offset;
+        if (o->type == POPT_STRING) {
+            const char *s = *(const char *const *)slot;
+            if (s) cJSON_AddStringToObject(j, o->name, s);
+            else cJSON_AddNullToObject(j, o->name);
+        } else if (o->type == POPT_INT) {
+            cJSON_AddNumberToObject(j, o->name, *(const int *)slot);
+        } else {
+            cJSON_AddNumberToObject(j, o->name, *(const double *)slot);
+        }
+    }
+    p->json = cJSON_PrintUnformatted(j);
+    CHECK(p->json, "out of memory printing policy JSON");
+    cJSON_Delete(j);
+}
+
+static int begin(Policy *p, const char *name, LzError *err) {
+    memset(p, 0, sizeof *p);
+    p->cls = policy_find(name);
+    if (!p->cls) {
+        char list[256] = "";
+        for (int i = 0; i < policy_count(); i++) {
+            strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+            strncat(list, registry[i]->name, sizeof list - strlen(list) - 1);
+        }
+        return lz_fail(err, "unknown policy '%s' (known: %s)", name, list);
+    }
+    p->config = lz_calloc(1, p->cls->config_size ? p->cls->config_size : 1, "policy config");
+    p->state = lz_calloc(1, p->cls->state_size ? p->cls->state_size : 1, "policy state");
+    return 0;
+}
+
+// Applies defaults to options not given (seen[i] == 0) and reports missing required ones.
+static int finish(Policy *p, const unsigned char *seen, LzError *err) {
+    for (int i = 0; i < p->cls->n_options; i++) {
+        const PolicyOption *o = &p->cls->options[i];
+        if (seen[i]) continue;
+        if (!o->def) return lz_fail(err, "policy %s: --%s is required (%s)", p->cls->name, o->name, o->help);
+        if (o->type == POPT_STRING && !*o->def) continue;  // "" = optional string, stays NULL
+        if (set_option(p, o, o->def, err)) return -1;
+    }
+    build_json(p);
+    return 0;
+}
+
+int policy_create(Policy *p, const char *name, const char *modules, const PolicyArg *args, int nargs, LzError *err) {
+    if (begin(p, name, err)) return -1;
+    if (parse_modules(modules, &p->modules))
+        return policy_free(p), lz_fail(err, "policy %s: --modules '%s' (expected attn, mlp or both)", name, modules);
+    unsigned char seen[64] = {0};
+    CHECK(p->cls->n_options <= 64, "policy %s has too many options", name);
+    for (int i = 0; i < nargs; i++) {
+        const PolicyOption *o = find_option(p->cls, args[i].name);
+        if (!o) {
+            int elsewhere = 0;
+            for (int k = 0; k < policy_count() && !elsewhere; k++) elsewhere = find_option(registry[k], args[i].name) != NULL;
+            lz_fail(err, "policy %s has no option --%s%s", name, args[i].name,
+                    elsewhere ? " (it belongs to another policy)" : "");
+            return policy_free(p), -1;
+        }
+        int k = (int)(o - p->cls->options);
+        if (seen[k]) return policy_free(p), lz_fail(err, "policy %s: --%s given twice", name, o->name);
+        seen[k] = 1;
+        if (set_option(p, o, args[i].value, err)) return policy_free(p), -1;
+    }
+    if (finish(p, seen, err)) return policy_free(p), -1;
+    return 0;
+}
+
+int policy_create_json(Policy *p, const void *cjson_object, const char *where, LzError *err) {
+    const cJSON *obj = cjson_object;
+    if (!cJSON_IsObject(obj)) return lz_fail(err, "%s: a policy must be a JSON object", where);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "name");
+    if (!cJSON_IsString(name)) return lz_fail(err, "%s.name: required string (the policy name)", where);
+    LzError e2;
+    if (begin(p, name->valuestring, &e2)) return lz_fail(err, "%s.name: %s", where, e2.msg);
+    const cJSON *mods = cJSON_GetObjectItemCaseSensitive(obj, "modules");
+    if (mods && !cJSON_IsString(mods))
+        return policy_free(p), lz_fail(err, "%s.modules: must be a string (attn, mlp or both)", where);
+    if (parse_modules(mods ? mods->valuestring : NULL, &p->modules))
+        return policy_free(p), lz_fail(err, "%s.modules: '%s' (expected attn, mlp or both)", where, mods->valuestring);
+    unsigned char seen[64] = {0};
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        if (!strcmp(it->string, "name") || !strcmp(it->string, "modules")) continue;
+        const PolicyOption *o = find_option(p->cls, it->string);
+        if (!o) return policy_free(p), lz_fail(err, "%s.%s: unknown option of policy %s", where, it->string, p->cls->name);
+        int k = (int)(o - p->cls->options);
+        if (seen[k]) return policy_free(p), lz_fail(err, "%s.%s: given twice", where, it->string);
+        seen[k] = 1;
+        char num[64];
+        const char *text;
+        if (o->type == POPT_STRING) {
+            if (!cJSON_IsString(it)) return policy_free(p), lz_fail(err, "%s.%s: must be a string", where, it->string);
+            text = it->valuestring;
+        } else {
+            if (!cJSON_IsNumber(it)) return policy_free(p), lz_fail(err, "%s.%s: must be a number", where, it->string);
+            if (o->type == POPT_INT && it->valuedouble != floor(it->valuedouble))
+                return policy_free(p), lz_fail(err, "%s.%s: must be an integer", where, it->string);
+            snprintf(num, sizeof num, "%.17g", it->valuedouble);
+            text = num;
+        }
+        if (set_option(p, o, text, &e2)) return policy_free(p), lz_fail(err, "%s.%s: %s", where, it->string, e2.msg);
+    }
+    if (finish(p, seen, &e2)) return policy_free(p), lz_fail(err, "%s: %s", where, e2.msg);
+    return 0;
+}
+
+int policy_init(Policy *p, const PolicyEnv *env, LzError *err) {
+    if (p->cls->init && p->cls->init(p, env, err)) return -1;
+    return 0;
+}
+
+void policy_free(Policy *p) {
+    if (p->cls && p->cls->free && p->state) p->cls->free(p);
+    for (int i = 0; i < p->n_strings; i++) free(p->strings[i]);
+    free(p->strings);
+    free(p->config);
+    free(p->state);
+    cJSON_free(p->json);
+    memset(p, 0, sizeof *p);
+}
+
+const char *policy_json(const Policy *p) { return p->json; }
+
+void policy_print_help(void *file) {
+    FILE *f = file;
+    fprintf(f, "Policies (--policy NAME; every policy takes --modules attn|mlp|both, default both):\n");
+    for (int i = 0; i < policy_count(); i++) {
+        const PolicyClass *c = registry[i];
+        fprintf(f, "  %-12s %s\n", c->name, c->summary);
+        for (int k = 0; k < c->n_options; k++) {
+            const PolicyOption *o = &c->options[k];
+            fprintf(f, "      --%-14s %s%s%s%s\n", o->name, o->help, o->def ? " (default " : " (required)",
+                    o->def ? (*o->def ? o->def : "none") : "", o->def ? ")" : "");
+        }
+    }
+}
