@@ -73,7 +73,10 @@ typedef struct {
 //                 sees the flags of the sets before it
 //   fill          per module, after the kept rows were computed (all rows, a
 //                 gathered subset, or none); the set that skipped a row must
-//                 write its y here, later sets see every row's final y
+//                 write its y here, later sets see every row's final y and
+//                 skip[b] = 1 for every row whose y is a reused output (also
+//                 a row that was computed and then replaced by its cache, as
+//                 the oracle policy does)
 // So a policy chained before a recorder decides and fills first, and the
 // recorder observes exactly what the policy decided and what was used. Any
 // pointer may be NULL; with no hooks every module runs.

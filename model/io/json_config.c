@@ -50,6 +50,7 @@ static const char *type_name(JcType t) {
     case JC_BOOL: return "true or false";
     case JC_STRING: return "a string";
     case JC_OBJECT: return "an object";
+    case JC_ARRAY: return "an array";
     }
     return "?";
 }
@@ -87,6 +88,7 @@ int jc_read_object(const cJSON *obj, const char *where, const JcField *fields, i
         case JC_BOOL: ok = cJSON_IsBool(v); break;
         case JC_STRING: ok = cJSON_IsString(v); break;
         case JC_OBJECT: ok = cJSON_IsObject(v); break;
+        case JC_ARRAY: ok = cJSON_IsArray(v); break;
         }
         if (!ok) return lz_fail(err, "%s: \"%s\" must be %s", where, f->key, type_name(f->type));
         if ((f->type == JC_INT || f->type == JC_LONG || f->type == JC_DOUBLE) && f->min <= f->max &&
@@ -100,7 +102,8 @@ int jc_read_object(const cJSON *obj, const char *where, const JcField *fields, i
         case JC_DOUBLE: *(double *)f->value = d; break;
         case JC_BOOL: *(bool *)f->value = cJSON_IsTrue(v); break;
         case JC_STRING: *(const char **)f->value = v->valuestring; break;
-        case JC_OBJECT: *(const cJSON **)f->value = v; break;
+        case JC_OBJECT:
+        case JC_ARRAY: *(const cJSON **)f->value = v; break;
         }
     }
     return 0;

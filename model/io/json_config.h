@@ -10,12 +10,12 @@
 
 #include "model/base/check.h"
 
-typedef enum { JC_INT, JC_LONG, JC_DOUBLE, JC_BOOL, JC_STRING, JC_OBJECT } JcType;
+typedef enum { JC_INT, JC_LONG, JC_DOUBLE, JC_BOOL, JC_STRING, JC_OBJECT, JC_ARRAY } JcType;
 
 typedef struct {
     const char *key;
     JcType type;
-    void *value;    // int*, long*, double*, bool*, const char** (points into the cJSON tree), const cJSON**
+    void *value;    // int*, long*, double*, bool*, const char** (points into the cJSON tree), const cJSON** (object, array)
     bool required;
     double min, max;  // inclusive bounds for numbers; ignored when min > max
 } JcField;
