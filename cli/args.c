@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,4 +100,14 @@ bool args_seen(const ArgParser *p, const char *name) {
     for (int k = 0; k < p->nspecs; k++)
         if (!strcmp(p->specs[k].name, name)) return p->specs[k].seen;
     return false;
+}
+
+void args_usage_fail(const ArgParser *p, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "lazydit %s: ", p->command);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see lazydit %s --help)\n", p->command);
+    va_end(ap);
+    exit(2);
 }

@@ -32,4 +32,7 @@ typedef struct {
 // on --help/-h; prints a one-line error and exits 2 on bad usage.
 void args_parse(ArgParser *p, int argc, char **argv);
 bool args_seen(const ArgParser *p, const char *name);
+// A usage error found after parsing (a bad combination or value): prints
+// "lazydit <command>: <message> (see lazydit <command> --help)" and exits 2.
+__attribute__((noreturn, format(printf, 2, 3))) void args_usage_fail(const ArgParser *p, const char *fmt, ...);
 void args_print_help(const ArgParser *p);

@@ -1,7 +1,9 @@
 // lazydit sample: class-conditional samples from a DiT checkpoint with the
-// official DDIM/DDPM loops and classifier-free guidance (model/sampler.h),
-// written as (N, C, H, W) float32 .npy plus the labels, optionally a PNG grid.
-// Semantics, defaults and noise rules: docs/sampling.md.
+// official DDIM/DDPM loops and classifier-free guidance, optionally lazy
+// (--policy NAME with the policy's options), written as (N, C, H, W) float32
+// .npy plus the labels, optionally a PNG grid, then the compute accounting.
+// The run itself is model/sample_job.h; this file parses arguments.
+// Semantics, defaults and noise rules: docs/sampling.md; policies: docs/design.md.
 #include <math.h>
 #include <png.h>
 #include <setjmp.h>
@@ -13,9 +15,10 @@
 
 #include "cli/args.h"
 #include "cli/cli_common.h"
+#include "cli/cli_policy.h"
 #include "cli/commands.h"
 #include "model/io/atomic_file.h"
-#include "model/sampler.h"
+#include "model/sample_job.h"
 
 // ---------------------------------------------------------------------------
 // PNG grid (pixel-space models only)
@@ -95,17 +98,6 @@ static int write_grid(const char *path, const float *x, long N, int C, int H, in
 
 // ---------------------------------------------------------------------------
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "lazydit sample: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    return 1;
-}
-
 // OUT.npy -> OUT_labels.npy (or OUT_labels.npy appended when there is no .npy suffix).
 static char *labels_path_for(const char *out) {
     size_t n = strlen(out);
@@ -116,14 +108,25 @@ static char *labels_path_for(const char *out) {
     return p;
 }
 
+// "3" -> 3, "all" -> SAMPLE_GUIDE_ALL.
+static int parse_guide(const ArgParser *p, const char *text) {
+    if (!strcmp(text, "all")) return SAMPLE_GUIDE_ALL;
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (*end || end == text || v < 1 || v > 1000000)
+        args_usage_fail(p, "--guide-channels expects a positive integer or 'all', got '%s'", text);
+    return (int)v;
+}
+
 int cmd_sample(int argc, char **argv) {
     const char *weights = NULL, *labels_in = NULL, *noise_in = NULL, *sampler_name = "ddim", *respacing = NULL,
-               *guide = NULL, *out = NULL, *labels_out = NULL, *png = NULL;
+               *guide = NULL, *out = NULL, *labels_out = NULL, *png = NULL, *policy = "ddim", *modules = NULL,
+               *summary_out = NULL;
     long n_arg = 0, seed = 0, class_k = -1;
     int steps = 50, batch = 0, heads = 0, grid_cols = 10;
     double eta = 0, cfg_scale = 1.5;
     bool random_labels = false, clip = false, quiet = false;
-    ArgSpec specs[] = {
+    ArgSpec base[] = {
         {"--weights", ARG_STRING, &weights, true, "DiT checkpoint (.safetensors)", false},
         {"--n", ARG_LONG, &n_arg, false, "number of samples (default: rows of --noise or length of --labels)", false},
         {"--labels", ARG_STRING, &labels_in, false, "class labels (N,) integer .npy", false},
@@ -143,138 +146,131 @@ int cmd_sample(int argc, char **argv) {
         {"--guide-channels", ARG_STRING, &guide, false,
          "channels CFG guides: 3 or 'all' (default: 3 for 4-channel latent models, all otherwise)", false},
         {"--batch", ARG_INT, &batch, false, "samples per chunk (default min(N, 32); 2x model rows under CFG)", false},
+        {"--policy", ARG_STRING, &policy, false, "lazy policy (default ddim: compute everything); see below", false},
+        {"--modules", ARG_STRING, &modules, false, "modules the policy may make lazy: attn, mlp or both (default)",
+         false},
         {"--out", ARG_STRING, &out, true, "samples (N, C, H, W) float32 .npy", false},
         {"--labels-out", ARG_STRING, &labels_out, false, "labels (N,) int64 .npy (default OUT_labels.npy)", false},
         {"--png", ARG_STRING, &png, false, "also write a grid PNG (pixel-space models with 1 or 3 channels)", false},
         {"--grid-cols", ARG_INT, &grid_cols, false, "images per grid row (default 10)", false},
+        {"--json-summary", ARG_STRING, &summary_out, false,
+         "write the compute accounting (MACs, lazy ratios, equal-budget K) and the run's settings as JSON", false},
         {"--heads", ARG_INT, &heads, false, "attention heads if the file does not say (default: inferred)", false},
         {"--quiet", ARG_FLAG, &quiet, false, "no progress bar (it is drawn only when stderr is a terminal)", false},
     };
+    CliPolicyOptions po;
+    cli_policy_options_init(&po, base, (int)(sizeof base / sizeof base[0]));
+    // The about text lists the policies; their options follow the command's in the option list.
+    char about[4096];
+    int len = snprintf(about, sizeof about, "%s",
+                       "Samples N images with the official DiT loop (sample.py + ddim_sample_loop or\n"
+                       "p_sample_loop). Defaults are LazyDiT's evaluation settings: respacing \"N\" with\n"
+                       "N = --steps, DDIM, eta 0, no clipping, cfg 1.5. Without --noise, sample i starts\n"
+                       "from torch.manual_seed(rng_sample_seed(seed, i)); torch.randn(C, H, W), so it does\n"
+                       "not depend on N or --batch. See docs/sampling.md.\n\n"
+                       "--policy NAME makes modules lazy (docs/design.md, Policies); [name] in the option\n"
+                       "list marks the options of each policy. Every run ends with the compute accounting:\n"
+                       "executed MACs (all matmuls; linear+conv) with CFG doubling and decision overhead,\n"
+                       "lazy ratios, and the equal-budget DDIM step count K = steps x (1 - ratio).\n\npolicies:");
+    for (int i = 0; i < policy_count() && len < (int)sizeof about; i++) {
+        const PolicyClass *c = policy_class_at(i);
+        len += snprintf(about + len, sizeof about - (size_t)len, "\n  %-12s %s%s", c->name, c->summary,
+                        c->stack_level ? " (whole stack: --modules both only)" : "");
+    }
     ArgParser p = {"sample",
                    "--weights W --n N [--labels Y.npy | --class K | --random-labels] [--noise Z.npy] --seed S\n"
                    "       [--sampler ddim|ddpm] [--steps 50] [--respacing 50] [--eta 0] [--clip] [--cfg-scale 1.5]\n"
-                   "       [--guide-channels 3|all] [--batch B] --out OUT.npy [--png GRID.png]",
-                   "Samples N images with the official DiT loop (sample.py + ddim_sample_loop or\n"
-                   "p_sample_loop). Defaults are LazyDiT's evaluation settings: respacing \"N\" with\n"
-                   "N = --steps, DDIM, eta 0, no clipping, cfg 1.5. Without --noise, sample i starts\n"
-                   "from torch.manual_seed(rng_sample_seed(seed, i)); torch.randn(C, H, W), so it does\n"
-                   "not depend on N or --batch. See docs/sampling.md.",
-                   specs, sizeof specs / sizeof specs[0], 0, 0, {0}, 0};
+                   "       [--guide-channels 3|all] [--batch B] [--policy NAME [policy options]] [--modules attn|mlp|both]\n"
+                   "       --out OUT.npy [--png GRID.png] [--json-summary S.json]",
+                   about, po.specs, po.nbase + po.n, 0, 0, {0}, 0};
     args_parse(&p, argc, argv);
 
-    // --- options that do not need the model
-    SamplerKind kind;
-    if (!strcmp(sampler_name, "ddim")) kind = SAMPLER_DDIM;
-    else if (!strcmp(sampler_name, "ddpm")) kind = SAMPLER_DDPM;
-    else return fail("unknown --sampler '%s' (expected ddim or ddpm)", sampler_name);
-    if (seed < 0) return fail("--seed %ld must be >= 0", seed);
-    int nlabel_opts = (labels_in != NULL) + args_seen(&p, "--class") + random_labels;
-    if (nlabel_opts > 1) return fail("give at most one of --labels, --class and --random-labels");
-    if (args_seen(&p, "--eta") && kind != SAMPLER_DDIM) return fail("--eta applies to --sampler ddim only");
-    if (!(eta >= 0) || !isfinite(eta)) return fail("--eta %g must be >= 0", eta);
-    if (!isfinite(cfg_scale)) return fail("--cfg-scale must be a finite number");
-    if (grid_cols < 1) return fail("--grid-cols %d must be >= 1", grid_cols);
-    if (args_seen(&p, "--n") && n_arg <= 0) return fail("--n %ld must be >= 1", n_arg);
-    if (steps < 1) return fail("--steps %d must be >= 1", steps);
-    const int base_steps = 1000;  // the DiT schedule: 1000-step linear betas
-    if (steps > base_steps) return fail("--steps %d exceeds the %d-step diffusion schedule", steps, base_steps);
+    // --- usage errors: options that are wrong by themselves (exit 2)
+    SampleJob job = {0};
+    if (!strcmp(sampler_name, "ddim")) job.sampler = SAMPLER_DDIM;
+    else if (!strcmp(sampler_name, "ddpm")) job.sampler = SAMPLER_DDPM;
+    else args_usage_fail(&p, "unknown --sampler '%s' (expected ddim or ddpm)", sampler_name);
+    if (seed < 0) args_usage_fail(&p, "--seed %ld must be >= 0", seed);
+    if ((labels_in != NULL) + args_seen(&p, "--class") + random_labels > 1)
+        args_usage_fail(&p, "give at most one of --labels, --class and --random-labels");
+    if (args_seen(&p, "--eta") && job.sampler != SAMPLER_DDIM) args_usage_fail(&p, "--eta applies to --sampler ddim only");
+    if (grid_cols < 1) args_usage_fail(&p, "--grid-cols %d must be >= 1", grid_cols);
+    if (args_seen(&p, "--n") && n_arg <= 0) args_usage_fail(&p, "--n %ld must be >= 1", n_arg);
+    if (args_seen(&p, "--batch") && batch < 1) args_usage_fail(&p, "--batch %d must be >= 1", batch);
+    if (class_k < -1 || class_k > 2147483647L) args_usage_fail(&p, "--class %ld must be >= 0", class_k);
 
-    // Everything below is released at `done`, on success and on error alike.
-    int rc = 1;
-    Diffusion d = {0};
+    // --- inputs (exit 1 on unreadable files)
     NpyArray z = {0}, yin = {0};
-    DitModel m = {0};
-    Sampler s = {0};
-    int *labels = NULL;
-    float *samples = NULL;
-    int64_t *y64 = NULL;
-    char *lpath = NULL;
-    LzError err;
-#define FAIL(...)          \
-    do {                   \
-        fail(__VA_ARGS__); \
-        goto done;         \
-    } while (0)
-
-    char spacing_default[16];
-    snprintf(spacing_default, sizeof spacing_default, "%d", steps);
-    if (diffusion_create(&d, "linear", base_steps, respacing ? respacing : spacing_default, &err)) FAIL("%s", err.msg);
-    if (respacing && args_seen(&p, "--steps") && d.num_steps != steps)
-        FAIL("--respacing '%s' keeps %d steps but --steps is %d", respacing, d.num_steps, steps);
-
-    // --- inputs that fix N
     if (noise_in) {
         z = cli_read_f32(noise_in);
-        if (z.ndim != 4) FAIL("%s: expected initial noise of shape (N, C, H, W), got %d dimensions", noise_in, z.ndim);
+        if (z.ndim != 4)
+            cli_fail_in("sample", "%s: expected initial noise of shape (N, C, H, W), got %d dimensions", noise_in, z.ndim);
+        memcpy(job.noise_shape, z.shape, sizeof job.noise_shape);
+        job.noise = z.data;
+        job.noise_name = noise_in;
     }
     if (labels_in) {
         yin = cli_read_i64(labels_in);
-        if (yin.ndim != 1) FAIL("%s: expected labels of shape (N,), got %d dimensions", labels_in, yin.ndim);
+        if (yin.ndim != 1) cli_fail_in("sample", "%s: expected labels of shape (N,), got %d dimensions", labels_in, yin.ndim);
+        job.labels = SAMPLE_LABELS_GIVEN;
+        job.given_labels = yin.data;
+        job.n_given = yin.count;
+        job.labels_name = labels_in;
+    } else if (args_seen(&p, "--class")) {
+        job.labels = SAMPLE_LABELS_CLASS;
+        job.label_class = (int)class_k;
+    } else if (random_labels) {
+        job.labels = SAMPLE_LABELS_RANDOM;
     }
-    long N = args_seen(&p, "--n") ? n_arg : noise_in ? z.shape[0] : labels_in ? yin.count : 0;
-    if (N <= 0) FAIL("--n is required (or give --noise or --labels)");
-    if (noise_in && z.shape[0] != N) FAIL("%s has %ld samples but --n is %ld", noise_in, z.shape[0], N);
-    if (labels_in && yin.count != N) FAIL("%s has %ld labels but N is %ld", labels_in, yin.count, N);
-    if (N > 100000000) FAIL("--n %ld is too large", N);
-    if (batch == 0) batch = N < 32 ? (int)N : 32;
-    if (batch < 1) FAIL("--batch %d must be >= 1", batch);
-    if (batch > N) batch = (int)N;
+    job.weights = weights;
+    job.heads = heads;
+    job.n = args_seen(&p, "--n") ? n_arg : 0;
+    job.steps = steps;
+    job.steps_given = args_seen(&p, "--steps");
+    job.respacing = respacing;
+    job.eta = eta;
+    job.clip = clip;
+    job.cfg_scale = cfg_scale;
+    job.guide_channels = guide ? parse_guide(&p, guide) : 0;
+    job.batch = batch;
+    job.seed = (uint64_t)seed;
+    job.progress = !quiet;
+    job.policy = policy;
+    job.modules = modules;
+    job.n_policy_args = cli_policy_args(&po, &job.policy_args);
 
-    // --- the model
-    int use_cfg = cfg_scale != 1.0;
-    cli_load_dit(&m, weights, heads, use_cfg ? 2 * batch : batch, 0);
-    const DitConfig *c = &m.cfg;
+    SampleRun run;
+    LzError err;
+    int rc = sample_job_prepare(&run, &job, &err);
+    if (rc == SAMPLE_JOB_USAGE) args_usage_fail(&p, "%s", err.msg);
+    if (rc) cli_fail_in("sample", "%s", err.msg);
+    const DitConfig *c = &run.model.cfg;
     int C = c->in_channels, S = c->input_size;
-    if (noise_in && (z.shape[1] != C || z.shape[2] != S || z.shape[3] != S))
-        FAIL("%s has shape (%ld, %ld, %ld, %ld) but %s expects (N, %d, %d, %d)", noise_in, z.shape[0], z.shape[1],
-             z.shape[2], z.shape[3], weights, C, S, S);
     if (png) {
-        if (C == 4) FAIL("--png: %s is a 4-channel latent model: decode with a VAE first", weights);
-        if (C != 1 && C != 3) FAIL("--png needs 1 (grey) or 3 (RGB) channels, %s has %d", weights, C);
+        if (C == 4) cli_fail_in("sample", "--png: %s is a 4-channel latent model: decode with a VAE first", weights);
+        if (C != 1 && C != 3) cli_fail_in("sample", "--png needs 1 (grey) or 3 (RGB) channels, %s has %d", weights, C);
     }
-    labels = lz_malloc(sizeof(int) * N, "labels");
-    for (long i = 0; i < N; i++) {
-        long long v = labels_in ? ((long long *)yin.data)[i] : args_seen(&p, "--class") ? class_k : i % c->num_classes;
-        if (v < 0 || v >= c->num_classes)
-            FAIL("label %lld%s%s at index %ld outside 0..%d of %s", v, labels_in ? " in " : "",
-                 labels_in ? labels_in : "", i, c->num_classes - 1, weights);
-        labels[i] = (int)v;
-    }
-    if (random_labels) sampler_random_labels(labels, N, (uint64_t)seed, c->num_classes);
+    if (run.policy.note[0]) fprintf(stderr, "lazydit sample: note: %s\n", run.policy.note);
+    if (sample_job_run(&run, &err)) cli_fail_in("sample", "%s", err.msg);
 
-    SamplerOptions o = sampler_default_options(c, batch);
-    o.kind = kind;
-    o.eta = (float)eta;
-    o.clip_denoised = clip;
-    o.cfg_scale = (float)cfg_scale;
-    o.guide_channels = guide ? cli_parse_guide_channels(guide, c) : 0;
-    o.seed = (uint64_t)seed;
-    o.progress = !quiet;
-    if (sampler_init(&s, &m, &d, &o, &err)) FAIL("%s", err.msg);
-
-    samples = lz_malloc(sizeof(float) * N * C * S * S, "samples");
-    if (sampler_run(&s, samples, labels, N, noise_in ? z.data : NULL, NULL, NULL, NULL, &err)) FAIL("%s", err.msg);
-
-    long shape[4] = {N, C, S, S};
-    if (npy_write(out, NPY_F32, 4, shape, samples, &err)) FAIL("%s", err.msg);
-    y64 = lz_malloc(sizeof(int64_t) * N, "labels");
-    for (long i = 0; i < N; i++) y64[i] = labels[i];
+    long N = run.n, shape[4] = {N, C, S, S};
+    if (npy_write(out, NPY_F32, 4, shape, run.samples, &err)) cli_fail_in("sample", "%s", err.msg);
+    int64_t *y64 = lz_malloc(sizeof(int64_t) * (size_t)N, "labels");
+    for (long i = 0; i < N; i++) y64[i] = run.labels[i];
+    char *lpath = NULL;
     if (!labels_out) labels_out = lpath = labels_path_for(out);
-    if (npy_write(labels_out, NPY_I64, 1, shape, y64, &err)) FAIL("%s", err.msg);
-    if (png && write_grid(png, samples, N, C, S, S, grid_cols, &err)) FAIL("%s", err.msg);
-    printf("wrote %ld samples (%s, %d steps, cfg %g) to %s, labels to %s%s%s\n", N, sampler_name, d.num_steps,
-           cfg_scale, out, labels_out, png ? ", grid to " : "", png ? png : "");
-    rc = 0;
-#undef FAIL
-done:
+    if (npy_write(labels_out, NPY_I64, 1, shape, y64, &err)) cli_fail_in("sample", "%s", err.msg);
+    if (png && write_grid(png, run.samples, N, C, S, S, grid_cols, &err)) cli_fail_in("sample", "%s", err.msg);
+    if (summary_out && sample_job_write_summary(&run, summary_out, &err)) cli_fail_in("sample", "%s", err.msg);
+    printf("wrote %ld samples (%s, %s, %d steps, cfg %g) in %.2fs to %s, labels to %s%s%s\n", N, sampler_name,
+           policy_json(&run.policy), run.num_steps, cfg_scale, run.wall_seconds, out, labels_out, png ? ", grid to " : "",
+           png ? png : "");
+    sample_job_print_summary(&run, stdout);
     free(lpath);
     free(y64);
-    free(samples);
-    free(labels);
-    sampler_free(&s);
-    dit_free(&m);
-    diffusion_free(&d);
+    sample_job_free(&run);
     npy_free(&z);
     npy_free(&yin);
-    return rc;
+    cli_policy_options_free(&po);
+    return 0;
 }
