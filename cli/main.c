@@ -13,8 +13,9 @@ static const Command commands[] = {
     {"classify", cmd_classify, "classifier accuracy and FID/sFID/IS-proxy features (.npy) for a dataset"},
     {"metrics", cmd_metrics, "FD, KID, precision/recall (+ bootstrap CIs) of two feature matrices"},
     {"eval", cmd_eval, "all metrics of generated images vs the test split (FID/sFID/IS-proxy, P/R, KID, ...)"},
-    {"sample", cmd_sample, "DDIM/DDPM sampling with classifier-free guidance to .npy (+ labels, PNG grid)"},
+    {"sample", cmd_sample, "DDIM/DDPM sampling with CFG and a lazy policy to .npy (+ labels, PNG grid, MACs)"},
     {"noise", cmd_noise, "write torch.manual_seed(S); torch.randn(shape) as .npy, bit-exact"},
+    {"calibrate", cmd_calibrate, "fit TeaCache's polynomial or SmoothCache's error curves on calibration runs"},
 };
 
 static void print_usage(FILE *f) {

@@ -715,6 +715,8 @@ static void test_calibration_files(void) {
     cal.cfg_scale = 1.5;
     cal.coef[3] = 2;  // y = 2x
     cal.points = 10;
+    cal.x_min = 0;
+    cal.x_max = 100;  // covers every x of these runs: no clamping
     const char *path = tmp_path("tea.json");
     LzError err;
     CHECK(lazy_calibration_write(path, &cal, &err) == 0, "%s", err.msg);
@@ -734,6 +736,26 @@ static void test_calibration_files(void) {
     TEST_CHECK(s1.reused == s2.reused && s1.reused > 0 && s1.reused < s1.slots && !memcmp(a, b, sizeof(float) * n),
                "teacache applies the calibrated polynomial (2x at delta 0.9 = identity at 0.45)", "reused %ld vs %ld",
                s1.reused, s2.reused);
+    // A polynomial negative on the whole calibrated range adds nothing: every
+    // step between the first and the last reuses (3 samples x 2 CFG rows x
+    // steps 1..4 x 2L slots).
+    lazy_calibration_alloc(&cal, "teacache", 6, s.respacing, 0);
+    memcpy(cal.timesteps, s.ts, sizeof s.ts[0] * 6);
+    memcpy(cal.model_sha256, sha, 32);
+    cal.samples = 4;
+    cal.coef[3] = 1;
+    cal.coef[4] = -10;  // y = x - 10
+    cal.points = 10;
+    cal.x_max = 1;
+    const char *negpath = tmp_path("tea_neg.json");
+    CHECK(lazy_calibration_write(negpath, &cal, &err) == 0, "%s", err.msg);
+    lazy_calibration_free(&cal);
+    const char *k4[] = {"delta", "1e-9", "calibration", negpath};
+    CHECK(make_policy(&p, "teacache", NULL, k4, 2, &env, &err) == 0, "%s", err.msg);
+    LazySummary s4 = run_sampler(&m, &s, &p, 3, 3, 1.5f, NULL, b);
+    policy_free(&p);
+    TEST_CHECK(s4.reused == 3L * 2 * 4 * 2 * c.depth, "teacache: a negative rescaled change counts as none",
+               "reused %ld of %ld", s4.reused, s4.slots);
     // mismatches
     Schedule s5, sd;
     make_schedule(&s5, 5);

@@ -41,6 +41,15 @@ void lazy_calibration_free(LazyCalibration *c) {
 
 // --- writing -----------------------------------------------------------------
 
+// A number that reads back to the same double: cJSON's printer settles for 15
+// significant digits whenever they come within an epsilon of the value, which
+// is not always the same double; 17 digits always are.
+static cJSON *exact_number(double v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.17g", v);
+    return cJSON_CreateRaw(buf);
+}
+
 int lazy_calibration_write(const char *path, const LazyCalibration *c, LzError *err) {
     cJSON *j = cJSON_CreateObject();
     char hex[SHA256_HEX_LEN];
@@ -61,11 +70,11 @@ int lazy_calibration_write(const char *path, const LazyCalibration *c, LzError *
         cJSON *t = cJSON_AddObjectToObject(j, "teacache");
         cJSON_AddStringToObject(t, "target", "stack_residual");
         cJSON *co = cJSON_AddArrayToObject(t, "coefficients");
-        for (int i = 0; i < 5; i++) cJSON_AddItemToArray(co, cJSON_CreateNumber(c->coef[i]));
+        for (int i = 0; i < 5; i++) cJSON_AddItemToArray(co, exact_number(c->coef[i]));
         cJSON_AddNumberToObject(t, "points", (double)c->points);
-        cJSON_AddNumberToObject(t, "r2", c->r2);
-        cJSON_AddNumberToObject(t, "x_min", c->x_min);
-        cJSON_AddNumberToObject(t, "x_max", c->x_max);
+        cJSON_AddItemToObject(t, "r2", exact_number(c->r2));
+        cJSON_AddItemToObject(t, "x_min", exact_number(c->x_min));
+        cJSON_AddItemToObject(t, "x_max", exact_number(c->x_max));
     } else {
         CHECK(!strcmp(c->policy, "smoothcache") && c->lookahead > 0, "calibration: cannot write policy '%s'",
               c->policy);
@@ -84,7 +93,7 @@ int lazy_calibration_write(const char *path, const LazyCalibration *c, LzError *
                         return lz_fail(err, "%s: smoothcache error curve %s k=%d step %d is not finite", path,
                                        m == 0 ? "attn" : "mlp", k, s);
                     }
-                    cJSON_AddItemToArray(row, cJSON_CreateNumber(e));
+                    cJSON_AddItemToArray(row, exact_number(e));
                 }
                 cJSON_AddItemToArray(rows, row);
             }

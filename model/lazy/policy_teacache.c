@@ -3,9 +3,14 @@
 //
 // Per model row and step, with z0 block 0's modulated attention input:
 //   x   = mean|z0_t - z0_prev| / mean|z0_prev|      (z0_prev: the previous step's, computed or not)
-//   acc += poly(x)                                   (the calibrated rescaling, identity without a file)
+//   acc += max(0, poly(clamp(x, x_min, x_max)))      (the calibrated rescaling, identity without a file)
 //   acc <  delta: reuse: stack output = stack input + the residual of the row's last computed step
 //   else:         compute every block and reset acc to 0
+// The two guards are ours, not the official code's: a degree-4 least-squares
+// fit is only trusted on the range of x it was fitted on (outside it the
+// quartic term takes over, and a negative increment would let the
+// accumulator shrink and a row reuse forever), and an increment below zero
+// near the lower end of the range is treated as no change.
 // The first and the last step always compute (and reset acc). Rows decide for
 // themselves, CFG null rows included. The official code keeps one accumulator
 // per batch; here each model row has its own, so a sample's decisions do not
@@ -32,6 +37,7 @@ static const PolicyOption teacache_options[] = {
 
 typedef struct {
     double coef[5];       // rescaling polynomial, highest degree first
+    double x_lo, x_hi;    // the calibrated range of x (the whole line without calibration)
     int K, max_rows;
     long row;             // T * D
     double *acc;          // (max_rows) accumulated rescaled change since the row's last computed step
@@ -50,9 +56,13 @@ static int teacache_init(Policy *p, const PolicyEnv *env, LzError *err) {
         LazyCalibration cal;
         if (lazy_calibration_load(c->calibration, "teacache", env, &cal, err)) return -1;
         memcpy(s->coef, cal.coef, sizeof s->coef);
+        s->x_lo = cal.x_min;
+        s->x_hi = cal.x_max;
         lazy_calibration_free(&cal);
     } else {
         s->coef[3] = 1;  // y = x
+        s->x_lo = 0;
+        s->x_hi = INFINITY;
         snprintf(p->note, sizeof p->note,
                  "teacache: no --calibration, using the identity polynomial (the raw relative L1 change of z0)");
     }
@@ -91,7 +101,8 @@ static void teacache_stack_decide(Policy *p, const DitStackView *v, unsigned cha
             // A zero previous input (a zero-initialised model) changes by
             // nothing relative to itself only if it stays zero.
             double x = den > 0 ? num / den : (num > 0 ? INFINITY : 0);
-            s->acc[b] += poly4(s->coef, x);
+            double inc = isfinite(x) ? poly4(s->coef, fmin(fmax(x, s->x_lo), s->x_hi)) : INFINITY;
+            s->acc[b] += inc > 0 ? inc : 0;
             if (s->acc[b] < delta) skip[b] = 1;
             else s->acc[b] = 0;
         }
