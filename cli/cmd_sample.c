@@ -197,7 +197,7 @@ int cmd_sample(int argc, char **argv) {
     if (grid_cols < 1) args_usage_fail(&p, "--grid-cols %d must be >= 1", grid_cols);
     if (args_seen(&p, "--n") && n_arg <= 0) args_usage_fail(&p, "--n %ld must be >= 1", n_arg);
     if (args_seen(&p, "--batch") && batch < 1) args_usage_fail(&p, "--batch %d must be >= 1", batch);
-    if (class_k < -1 || class_k > 2147483647L) args_usage_fail(&p, "--class %ld must be >= 0", class_k);
+    if (class_k > 2147483647L) args_usage_fail(&p, "--class %ld is too large", class_k);
 
     // --- inputs (exit 1 on unreadable files)
     NpyArray z = {0}, yin = {0};

@@ -92,7 +92,11 @@ typedef struct {
     int ready;            // the sampler is initialised
 } SampleRun;
 
+// Loads and validates everything and creates the policy; on error r still
+// holds what was made so far: call sample_job_free either way.
 int sample_job_prepare(SampleRun *r, const SampleJob *job, LzError *err);
+// Samples into r->samples (allocated on the first call), sets wall_seconds
+// and summary. May be called again (the accounting restarts).
 int sample_job_run(SampleRun *r, LzError *err);
 void sample_job_free(SampleRun *r);
 
