@@ -88,6 +88,7 @@ for name in ["ddim", "random", "fora", "fora_mlp", "teacache", "teacache_id", "s
     stack_rows = rows - (sl["reused"] // (2 * L) if stack else 0)
     lin = rows * always + stack_rows * L * ada + (rows * ada if stack else 0) + run_attn * attn_lin + run_mlp * mlp
     if m["linear"] != lin or m["all"] != lin + run_attn * attn_mm: bad.append(f"{name}: MACs {m['linear']} vs {lin}")
+    if m["decision_overhead"] != (rows * ada if stack else 0): bad.append(f"{name}: overhead {m['decision_overhead']}")
     if s["policy"]["name"] != (name.split("_")[0] if name != "smooth" else "smoothcache"): bad.append(f"{name}: policy")
 want = {"ddim": (0, 0), "fora": (0.5, 0.5), "fora_mlp": (0, 0.5)}
 for name, (a, b) in want.items():

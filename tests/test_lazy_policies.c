@@ -689,9 +689,9 @@ static void test_macs_by_hand(void) {
     policy_free(&p);
     double stack_rows = 2 * 4;
     double tlin = rows * 2624 + stack_rows * 2 * 384 + rows * 384 + run * (1024 + 2048);
-    TEST_CHECK(t.macs_linear == tlin && t.macs_all == tlin + run * 256 && t.reused == 16,
-               "teacache MACs equal the hand count (stack rows, decision adaLN)", "linear %.0f (want %.0f), reused %ld",
-               t.macs_linear, tlin, t.reused);
+    TEST_CHECK(t.macs_linear == tlin && t.macs_all == tlin + run * 256 && t.reused == 16 && t.overhead_macs == rows * 384,
+               "teacache MACs equal the hand count (stack rows, decision adaLN as overhead)",
+               "linear %.0f (want %.0f), reused %ld, overhead %.0f", t.macs_linear, tlin, t.reused, t.overhead_macs);
     diffusion_free(&s.d);
     dit_free(&m);
 }
