@@ -130,6 +130,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    setvbuf(stdout, NULL, _IOLBF, 0);  // progress is visible in a log file
     bench_print_env("lazy");
     printf("# element-wise kernel threads (LAZYDIT_THREADS): %d\n", parallel_threads());
 
