@@ -148,6 +148,13 @@ void cls_relu_backward(float *dinp, const float *dout, const float *out, long n)
 void cls_maxpool2_forward(float *out, int *idx, const float *inp, int B, int C, int H, int W);
 void cls_maxpool2_backward(float *dinp, const float *dout, const int *idx, int B, int C, int H, int W);
 // Linear layers use linear_forward / linear_backward from model/kernels.h.
+// probs (B, K) = softmax(logits (B, K)), max-subtracted, summed in double
+// (probs may alias logits). The one softmax of the classifier's outputs: IS-proxy
+// probabilities, `lazydit classify --probs-out`, training.
+void cls_softmax(float *probs, const float *logits, long B, int K);
+// Index of the largest of z[0..K), the first on ties (a NaN entry never wins
+// over an earlier one). The one argmax: accuracy, class consistency.
+int cls_argmax(const float *z, int K);
 // losses (B) = -log softmax(logits)[label]; probs (B, K) = softmax(logits).
 void cls_softmax_xent_forward(float *losses, float *probs, const float *logits, const int *labels, int B, int K);
 // dlogits += dloss * (probs - onehot(label)), dloss the gradient of each row's loss (1/B for the mean).

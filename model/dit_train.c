@@ -141,8 +141,8 @@ void dit_trainer_step(DitTrainer *tr, const Dataset *ds) {
     }
 
     long t1 = tr->step + 1;
-    double lr = tr->hp.lr;
-    if (tr->hp.lr_warmup > 0 && t1 < tr->hp.lr_warmup) lr *= (double)t1 / tr->hp.lr_warmup;
+    LrSchedule sched = {tr->hp.lr, tr->hp.lr_warmup, LR_DECAY_NONE, 0};
+    double lr = lr_schedule_at(&sched, tr->step);
     tr->lr_now = lr;
     AdamWConfig opt = {lr, 0.9, 0.999, 1e-8, tr->hp.weight_decay};
     for (int i = 0; i < tr->table.ntensors; i++) {
