@@ -96,8 +96,6 @@ int cmd_sample(int argc, char **argv) {
     if (grid_cols < 1) return fail("--grid-cols %d must be >= 1", grid_cols);
     if (args_seen(&p, "--n") && n_arg <= 0) return fail("--n %ld must be >= 1", n_arg);
     if (steps < 1) return fail("--steps %d must be >= 1", steps);
-    const int base_steps = 1000;  // the DiT schedule: 1000-step linear betas
-    if (steps > base_steps) return fail("--steps %d exceeds the %d-step diffusion schedule", steps, base_steps);
 
     // Everything below is released at `done`, on success and on error alike.
     int rc = 1;
@@ -116,19 +114,13 @@ int cmd_sample(int argc, char **argv) {
         goto done;         \
     } while (0)
 
-    char spacing_default[16];
-    snprintf(spacing_default, sizeof spacing_default, "%d", steps);
-    if (diffusion_create(&d, "linear", base_steps, respacing ? respacing : spacing_default, &err)) FAIL("%s", err.msg);
-    if (respacing && args_seen(&p, "--steps") && d.num_steps != steps)
-        FAIL("--respacing '%s' keeps %d steps but --steps is %d", respacing, d.num_steps, steps);
-
     // --- inputs that fix N
     if (noise_in) {
-        z = cli_read_f32(noise_in);
+        z = cli_read_f32("sample", noise_in);
         if (z.ndim != 4) FAIL("%s: expected initial noise of shape (N, C, H, W), got %d dimensions", noise_in, z.ndim);
     }
     if (labels_in) {
-        yin = cli_read_i64(labels_in);
+        yin = cli_read_i64("sample", labels_in);
         if (yin.ndim != 1) FAIL("%s: expected labels of shape (N,), got %d dimensions", labels_in, yin.ndim);
     }
     long N = args_seen(&p, "--n") ? n_arg : noise_in ? z.shape[0] : labels_in ? yin.count : 0;
@@ -142,8 +134,15 @@ int cmd_sample(int argc, char **argv) {
 
     // --- the model
     int use_cfg = cfg_scale != 1.0;
-    cli_load_dit(&m, weights, heads, use_cfg ? 2 * batch : batch, 0);
+    DiffusionSchedule sched;  // the schedule the model was trained with (checkpoint metadata)
+    cli_load_dit("sample", &m, weights, heads, use_cfg ? 2 * batch : batch, 0, &sched);
     const DitConfig *c = &m.cfg;
+    if (steps > sched.steps) FAIL("--steps %d exceeds the %d-step diffusion schedule of %s", steps, sched.steps, weights);
+    char spacing_default[16];
+    snprintf(spacing_default, sizeof spacing_default, "%d", steps);
+    if (diffusion_create_for(&d, &sched, respacing ? respacing : spacing_default, &err)) FAIL("%s", err.msg);
+    if (respacing && args_seen(&p, "--steps") && d.num_steps != steps)
+        FAIL("--respacing '%s' keeps %d steps but --steps is %d", respacing, d.num_steps, steps);
     int C = c->in_channels, S = c->input_size;
     if (noise_in && (z.shape[1] != C || z.shape[2] != S || z.shape[3] != S))
         FAIL("%s has shape (%ld, %ld, %ld, %ld) but %s expects (N, %d, %d, %d)", noise_in, z.shape[0], z.shape[1],
@@ -167,7 +166,7 @@ int cmd_sample(int argc, char **argv) {
     o.eta = (float)eta;
     o.clip_denoised = clip;
     o.cfg_scale = (float)cfg_scale;
-    o.guide_channels = guide ? cli_parse_guide_channels(guide, c) : 0;
+    o.guide_channels = guide ? cli_parse_guide_channels("sample", guide, c) : 0;
     o.seed = (uint64_t)seed;
     o.progress = !quiet;
     if (sampler_init(&s, &m, &d, &o, &err)) FAIL("%s", err.msg);
