@@ -1,5 +1,5 @@
 // classifier.h: the feature classifier behind the FID-proxy family of metrics
-// (DESIGN.md section 7), a small VGG-style CNN trained on Fashion-MNIST.
+// (docs/metrics.md), a small VGG-style CNN trained on Fashion-MNIST.
 //
 // Network (PyTorch order shapes, defaults in brackets; all convs 3x3, stride 1, pad 1):
 //   x        (N, in_c, H, W)            [1, 28, 28], pixels in [-1, 1]
