@@ -45,22 +45,23 @@ int cmd_forward(int argc, char **argv) {
     cli_load_dit("forward", &m, weights, heads, N, 0, NULL);
     const DitConfig *c = &m.cfg;
     if (x.shape[1] != c->in_channels || x.shape[2] != c->input_size || x.shape[3] != c->input_size)
-        cli_fail_in("forward", "%s: x has shape (%ld, %ld, %ld, %ld) but %s expects (N, %d, %d, %d)", xpath, x.shape[0],
-                x.shape[1], x.shape[2], x.shape[3], weights, c->in_channels, c->input_size, c->input_size);
+        cli_fail_in("forward", "%s: x has shape (%ld, %ld, %ld, %ld) but %s expects (N, %d, %d, %d)", xpath,
+                    x.shape[0], x.shape[1], x.shape[2], x.shape[3], weights, c->in_channels, c->input_size,
+                    c->input_size);
     int *labels = lz_malloc(sizeof(int) * N, "labels");
     for (int i = 0; i < N; i++) {
         long long v = ((long long *)y.data)[i];
         if (v < 0 || v > c->num_classes)
             cli_fail_in("forward", "%s: label %lld at index %d outside 0..%d (%d is the null class)", ypath, v, i,
-                    c->num_classes, c->num_classes);
+                        c->num_classes, c->num_classes);
         labels[i] = (int)v;
     }
     const float *result;
     if (args_seen(&p, "--cfg-scale")) {
         if (N % 2)
             cli_fail_in("forward", "%s: --cfg-scale needs an even batch (conditional half, null half), got %d", xpath, N);
-        result = dit_forward_cfg(&m, x.data, t.data, labels, N, (float)cfg_scale, cli_parse_guide_channels("forward", guide, c),
-                                 NULL, NULL);
+        int guide_channels = cli_parse_guide_channels("forward", guide, c);
+        result = dit_forward_cfg(&m, x.data, t.data, labels, N, (float)cfg_scale, guide_channels, NULL, NULL);
     } else {
         dit_forward(&m, x.data, t.data, labels, N, NULL, NULL);
         result = m.acts.out;
