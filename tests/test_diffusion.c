@@ -565,7 +565,7 @@ static void test_schedule_meta(void) {
         rc = diffusion_schedule_from_meta(&s, bad[i][0], bad[i][1], "w.safetensors", &err);
         char name[160];
         snprintf(name, sizeof name, "schedule metadata error: %s", bad[i][2]);
-        TEST_CHECK(rc != 0 && strstr(err.msg, bad[i][2]) && strstr(err.msg, "w.safetensors"), name, "%d '%s'", rc,
+        TEST_CHECK(rc != 0 && strstr(err.msg, bad[i][2]) && strstr(err.msg, "w.safetensors"), name, "%d '%.400s'", rc,
                    err.msg);
     }
     // diffusion_create_for = diffusion_create with the resolved schedule ({"", 0} is the default)
