@@ -29,10 +29,7 @@ typedef struct {
 } ArgParser;
 
 // Parses argv[1..argc) (argv[0] is the subcommand name). Prints help and exits 0
-// on --help/-h; prints a one-line error and exits 2 on bad usage.
+// on --help/-h; a usage error exits 2 through cli_usage (cli/cli_common.h).
 void args_parse(ArgParser *p, int argc, char **argv);
 bool args_seen(const ArgParser *p, const char *name);
-// A usage error found after parsing (a bad combination or value): prints
-// "lazydit <command>: <message> (see lazydit <command> --help)" and exits 2.
-__attribute__((noreturn, format(printf, 2, 3))) void args_usage_fail(const ArgParser *p, const char *fmt, ...);
 void args_print_help(const ArgParser *p);

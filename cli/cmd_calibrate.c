@@ -56,15 +56,15 @@ int cmd_calibrate(int argc, char **argv) {
     args_parse(&p, argc, argv);
     int tea = !strcmp(policy, "teacache");
     if (!tea && strcmp(policy, "smoothcache"))
-        args_usage_fail(&p, "--policy '%s': calibration exists for teacache and smoothcache", policy);
-    if (n < 1) args_usage_fail(&p, "--n %ld must be >= 1", n);
-    if (seed < 0) args_usage_fail(&p, "--seed %ld must be >= 0", seed);
-    if (steps < 2) args_usage_fail(&p, "--steps %d: calibration needs at least 2 steps", steps);
-    if (tea && args_seen(&p, "--lookahead")) args_usage_fail(&p, "--lookahead applies to smoothcache only");
+        cli_usage(p.command, "--policy '%s': calibration exists for teacache and smoothcache", policy);
+    if (n < 1) cli_usage(p.command, "--n %ld must be >= 1", n);
+    if (seed < 0) cli_usage(p.command, "--seed %ld must be >= 0", seed);
+    if (steps < 2) cli_usage(p.command, "--steps %d: calibration needs at least 2 steps", steps);
+    if (tea && args_seen(&p, "--lookahead")) cli_usage(p.command, "--lookahead applies to smoothcache only");
     if (!tea && (lookahead < 1 || lookahead > LAZY_CALIB_MAX_LOOKAHEAD || lookahead >= steps))
-        args_usage_fail(&p, "--lookahead %d must be in 1..%d and below --steps %d", lookahead, LAZY_CALIB_MAX_LOOKAHEAD,
+        cli_usage(p.command, "--lookahead %d must be in 1..%d and below --steps %d", lookahead, LAZY_CALIB_MAX_LOOKAHEAD,
                         steps);
-    if (args_seen(&p, "--batch") && batch < 1) args_usage_fail(&p, "--batch %d must be >= 1", batch);
+    if (args_seen(&p, "--batch") && batch < 1) cli_usage(p.command, "--batch %d must be >= 1", batch);
 
     SampleJob job = {0};
     job.weights = weights;
@@ -81,10 +81,10 @@ int cmd_calibrate(int argc, char **argv) {
     SampleRun run;
     LzError err;
     int rc = sample_job_prepare(&run, &job, &err);
-    if (rc == SAMPLE_JOB_USAGE) args_usage_fail(&p, "%s", err.msg);
+    if (rc == SAMPLE_JOB_USAGE) cli_usage(p.command, "%s", err.msg);
     if (rc) cli_fail_in("calibrate", "%s", err.msg);
     int K = run.num_steps;
-    if (!tea && lookahead >= K) args_usage_fail(&p, "--lookahead %d must be below the %d steps", lookahead, K);
+    if (!tea && lookahead >= K) cli_usage(p.command, "--lookahead %d must be below the %d steps", lookahead, K);
     long total_rows = run.n * (run.sampler.use_cfg ? 2 : 1);
     LazyCalibrator cal;
     lazy_calibrator_init(&cal, policy, &run.model.cfg, run.model.max_batch, K, lookahead, total_rows);

@@ -5,9 +5,6 @@
 // The run itself is model/sample_job.h; this file parses arguments.
 // Semantics, defaults and noise rules: docs/sampling.md; policies: docs/design.md.
 #include <math.h>
-#include <png.h>
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,86 +14,8 @@
 #include "cli/cli_common.h"
 #include "cli/cli_policy.h"
 #include "cli/commands.h"
-#include "model/io/atomic_file.h"
+#include "model/io/image.h"
 #include "model/sample_job.h"
-
-// ---------------------------------------------------------------------------
-// PNG grid (pixel-space models only)
-
-typedef struct {
-    jmp_buf jmp;
-    char msg[200];
-} PngErr;
-
-static void png_on_error(png_structp png, png_const_charp msg) {
-    PngErr *e = png_get_error_ptr(png);
-    snprintf(e->msg, sizeof e->msg, "%s", msg);
-    longjmp(e->jmp, 1);
-}
-static void png_on_warning(png_structp png, png_const_charp msg) {
-    (void)png;
-    (void)msg;
-}
-static void png_on_write(png_structp png, png_bytep data, size_t n) { atomic_write(png_get_io_ptr(png), data, n); }
-static void png_on_flush(png_structp png) { (void)png; }
-
-// Writes an 8-bit grey (C = 1) or RGB (C = 3) image of width w and height h
-// (rows of w*C bytes) atomically. The libpng calls sit in their own function
-// so that nothing the caller holds lives across setjmp.
-static int write_png(const char *path, const unsigned char *pixels, int w, int h, int C, LzError *err) {
-    AtomicFile af;
-    if (atomic_open(&af, path, err)) return -1;
-    PngErr pe;
-    pe.msg[0] = 0;
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &pe, png_on_error, png_on_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        png_destroy_write_struct(&png, &info);
-        atomic_abort(&af);
-        return lz_fail(err, "%s: cannot initialise libpng", path);
-    }
-    if (setjmp(pe.jmp)) {
-        png_destroy_write_struct(&png, &info);
-        atomic_abort(&af);
-        return lz_fail(err, "%s: libpng: %s", path, pe.msg);
-    }
-    png_set_write_fn(png, &af, png_on_write, png_on_flush);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, C == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(pixels + (size_t)y * w * C));
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    return atomic_commit(&af, err);
-}
-
-// Grid of N images (N, C, H, W) in [-1, 1], `cols` per row, with a 2-pixel
-// black border around and between images (torchvision make_grid's padding).
-// Value v -> (v + 1) * 127.5 + 0.5, clamped to [0, 255], truncated: what
-// save_image(normalize=True, value_range=(-1, 1)) writes.
-static int write_grid(const char *path, const float *x, long N, int C, int H, int W, int cols, LzError *err) {
-    const int pad = 2;
-    if (cols > N) cols = (int)N;
-    long rows = (N + cols - 1) / cols;
-    long gw = (long)cols * (W + pad) + pad, gh = rows * (H + pad) + pad;
-    if (gw > 1000000 || gh > 1000000) return lz_fail(err, "%s: grid %ldx%ld pixels is too large", path, gw, gh);
-    unsigned char *pix = lz_calloc((size_t)(gw * gh * C), 1, "PNG grid");
-    for (long n = 0; n < N; n++) {
-        long ox = pad + (n % cols) * (W + pad), oy = pad + (n / cols) * (H + pad);
-        for (int c = 0; c < C; c++)
-            for (int i = 0; i < H; i++)
-                for (int j = 0; j < W; j++) {
-                    float f = (x[((n * C + c) * H + i) * W + j] + 1.0f) * 127.5f + 0.5f;
-                    f = f >= 0 ? (f <= 255 ? f : 255) : 0;  // also maps NaN to 0
-                    pix[((oy + i) * gw + ox + j) * C + c] = (unsigned char)f;
-                }
-    }
-    int rc = write_png(path, pix, (int)gw, (int)gh, C, err);
-    free(pix);
-    return rc;
-}
-
-// ---------------------------------------------------------------------------
 
 // OUT.npy -> OUT_labels.npy (or OUT_labels.npy appended when there is no .npy suffix).
 static char *labels_path_for(const char *out) {
@@ -114,7 +33,7 @@ static int parse_guide(const ArgParser *p, const char *text) {
     char *end;
     long v = strtol(text, &end, 10);
     if (*end || end == text || v < 1 || v > 1000000)
-        args_usage_fail(p, "--guide-channels expects a positive integer or 'all', got '%s'", text);
+        cli_usage(p->command, "--guide-channels expects a positive integer or 'all', got '%s'", text);
     return (int)v;
 }
 
@@ -189,20 +108,20 @@ int cmd_sample(int argc, char **argv) {
     SampleJob job = {0};
     if (!strcmp(sampler_name, "ddim")) job.sampler = SAMPLER_DDIM;
     else if (!strcmp(sampler_name, "ddpm")) job.sampler = SAMPLER_DDPM;
-    else args_usage_fail(&p, "unknown --sampler '%s' (expected ddim or ddpm)", sampler_name);
-    if (seed < 0) args_usage_fail(&p, "--seed %ld must be >= 0", seed);
+    else cli_usage(p.command, "unknown --sampler '%s' (expected ddim or ddpm)", sampler_name);
+    if (seed < 0) cli_usage(p.command, "--seed %ld must be >= 0", seed);
     if ((labels_in != NULL) + args_seen(&p, "--class") + random_labels > 1)
-        args_usage_fail(&p, "give at most one of --labels, --class and --random-labels");
-    if (args_seen(&p, "--eta") && job.sampler != SAMPLER_DDIM) args_usage_fail(&p, "--eta applies to --sampler ddim only");
-    if (grid_cols < 1) args_usage_fail(&p, "--grid-cols %d must be >= 1", grid_cols);
-    if (args_seen(&p, "--n") && n_arg <= 0) args_usage_fail(&p, "--n %ld must be >= 1", n_arg);
-    if (args_seen(&p, "--batch") && batch < 1) args_usage_fail(&p, "--batch %d must be >= 1", batch);
-    if (class_k > 2147483647L) args_usage_fail(&p, "--class %ld is too large", class_k);
+        cli_usage(p.command, "give at most one of --labels, --class and --random-labels");
+    if (args_seen(&p, "--eta") && job.sampler != SAMPLER_DDIM) cli_usage(p.command, "--eta applies to --sampler ddim only");
+    if (grid_cols < 1) cli_usage(p.command, "--grid-cols %d must be >= 1", grid_cols);
+    if (args_seen(&p, "--n") && n_arg <= 0) cli_usage(p.command, "--n %ld must be >= 1", n_arg);
+    if (args_seen(&p, "--batch") && batch < 1) cli_usage(p.command, "--batch %d must be >= 1", batch);
+    if (class_k > 2147483647L) cli_usage(p.command, "--class %ld is too large", class_k);
 
     // --- inputs (exit 1 on unreadable files)
     NpyArray z = {0}, yin = {0};
     if (noise_in) {
-        z = cli_read_f32(noise_in);
+        z = cli_read_f32("sample", noise_in);
         if (z.ndim != 4)
             cli_fail_in("sample", "%s: expected initial noise of shape (N, C, H, W), got %d dimensions", noise_in, z.ndim);
         memcpy(job.noise_shape, z.shape, sizeof job.noise_shape);
@@ -210,7 +129,7 @@ int cmd_sample(int argc, char **argv) {
         job.noise_name = noise_in;
     }
     if (labels_in) {
-        yin = cli_read_i64(labels_in);
+        yin = cli_read_i64("sample", labels_in);
         if (yin.ndim != 1) cli_fail_in("sample", "%s: expected labels of shape (N,), got %d dimensions", labels_in, yin.ndim);
         job.labels = SAMPLE_LABELS_GIVEN;
         job.given_labels = yin.data;
@@ -242,7 +161,7 @@ int cmd_sample(int argc, char **argv) {
     SampleRun run;
     LzError err;
     int rc = sample_job_prepare(&run, &job, &err);
-    if (rc == SAMPLE_JOB_USAGE) args_usage_fail(&p, "%s", err.msg);
+    if (rc == SAMPLE_JOB_USAGE) cli_usage(p.command, "%s", err.msg);
     if (rc) cli_fail_in("sample", "%s", err.msg);
     const DitConfig *c = &run.model.cfg;
     int C = c->in_channels, S = c->input_size;
@@ -260,7 +179,7 @@ int cmd_sample(int argc, char **argv) {
     char *lpath = NULL;
     if (!labels_out) labels_out = lpath = labels_path_for(out);
     if (npy_write(labels_out, NPY_I64, 1, shape, y64, &err)) cli_fail_in("sample", "%s", err.msg);
-    if (png && write_grid(png, run.samples, N, C, S, S, grid_cols, &err)) cli_fail_in("sample", "%s", err.msg);
+    if (png && image_write_grid(png, run.samples, N, C, S, S, grid_cols, &err)) cli_fail_in("sample", "%s", err.msg);
     if (summary_out && sample_job_write_summary(&run, summary_out, &err)) cli_fail_in("sample", "%s", err.msg);
     printf("wrote %ld samples (%s, %s, %d steps, cfg %g) in %.2fs to %s, labels to %s%s%s\n", N, sampler_name,
            policy_json(&run.policy), run.num_steps, cfg_scale, run.wall_seconds, out, labels_out, png ? ", grid to " : "",

@@ -11,9 +11,6 @@
 #include "model/base/sha256.h"
 #include "model/io/atomic_file.h"
 
-// The DiT schedule: 1000-step linear betas (create_diffusion's default), respaced.
-#define BASE_STEPS 1000
-
 static int usage(LzError *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int usage(LzError *err, const char *fmt, ...) {
     va_list ap;
@@ -34,7 +31,7 @@ void sample_job_policy_env(PolicyEnv *env, long *timesteps, const DitConfig *cfg
 static int check_job(const SampleJob *j, LzError *err) {
     if (!j->weights) return usage(err, "no model: --weights is required");
     if (j->steps < 1) return usage(err, "--steps %d must be >= 1", j->steps);
-    if (j->steps > BASE_STEPS) return usage(err, "--steps %d exceeds the %d-step diffusion schedule", j->steps, BASE_STEPS);
+    if (j->steps > DIFFUSION_MAX_STEPS) return usage(err, "--steps %d is too large", j->steps);
     if (j->n < 0) return usage(err, "--n %ld must be >= 1", j->n);
     if (j->n > 100000000) return usage(err, "--n %ld is too large", j->n);
     if (j->batch < 0) return usage(err, "--batch %d must be >= 1", j->batch);
@@ -64,15 +61,6 @@ int sample_job_prepare(SampleRun *r, const SampleJob *job, LzError *err) {
     int rc = check_job(j, err);
     if (rc) return rc;
 
-    // The process: respacing "K" unless given; a given respacing must agree with given steps.
-    snprintf(r->respacing, sizeof r->respacing, "%s", j->respacing ? j->respacing : "");
-    if (!j->respacing) snprintf(r->respacing, sizeof r->respacing, "%d", j->steps);
-    if (strlen(r->respacing) >= sizeof r->respacing - 1) return usage(err, "--respacing '%.40s...' is too long", j->respacing);
-    if (diffusion_create(&r->diffusion, "linear", BASE_STEPS, r->respacing, err)) return SAMPLE_JOB_USAGE;
-    r->num_steps = r->diffusion.num_steps;
-    if (j->respacing && j->steps_given && r->num_steps != j->steps)
-        return usage(err, "--respacing '%s' keeps %d steps but --steps is %d", j->respacing, r->num_steps, j->steps);
-
     // N from the inputs.
     r->n = j->n ? j->n : j->noise ? j->noise_shape[0] : j->labels == SAMPLE_LABELS_GIVEN ? j->n_given : 0;
     if (r->n <= 0) return usage(err, "--n is required (or give --noise or --labels)");
@@ -89,15 +77,30 @@ int sample_job_prepare(SampleRun *r, const SampleJob *job, LzError *err) {
     rc = create_policy(&r->policy, j, err);
     if (rc) return rc;
 
-    // The model, built for the rows of one chunk (doubled under guidance).
+    // The model, built for the rows of one chunk (doubled under guidance), and
+    // the schedule it was trained with (checkpoint metadata).
     int use_cfg = j->cfg_scale != 1.0;
     int max_rows = use_cfg ? 2 * batch : batch;
     DitConfig cfg;
     float *params = NULL;
-    if (dit_load(j->weights, j->heads, &cfg, &params, err)) return -1;
+    DiffusionSchedule sched;
+    if (dit_load_with_schedule(j->weights, j->heads, &cfg, &params, &sched, err)) return -1;
     dit_build(&r->model, &cfg, params, max_rows, 0);
     const DitConfig *c = &r->model.cfg;
     int C = c->in_channels, S = c->input_size;
+
+    // The process: respacing "K" unless given; a given respacing must agree with given steps.
+    if (j->steps > sched.steps)
+        return lz_fail(err, "--steps %d exceeds the %d-step diffusion schedule of %s", j->steps, sched.steps, j->weights);
+    if (j->respacing && strlen(j->respacing) >= sizeof r->respacing)
+        return usage(err, "--respacing '%.40s...' is too long", j->respacing);
+    if (j->respacing) snprintf(r->respacing, sizeof r->respacing, "%s", j->respacing);
+    else snprintf(r->respacing, sizeof r->respacing, "%d", j->steps);
+    if (diffusion_create_for(&r->diffusion, &sched, r->respacing, err)) return SAMPLE_JOB_USAGE;
+    r->num_steps = r->diffusion.num_steps;
+    if (j->respacing && j->steps_given && r->num_steps != j->steps)
+        return usage(err, "--respacing '%s' keeps %d steps but --steps is %d", j->respacing, r->num_steps, j->steps);
+
     if (j->noise && (j->noise_shape[1] != C || j->noise_shape[2] != S || j->noise_shape[3] != S))
         return lz_fail(err, "%s has shape (%ld, %ld, %ld, %ld) but %s expects (N, %d, %d, %d)",
                        j->noise_name ? j->noise_name : "the noise", j->noise_shape[0], j->noise_shape[1],

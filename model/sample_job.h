@@ -1,5 +1,7 @@
 // sample_job.h: one sampling run as a library call: everything `lazydit
-// sample` does besides parsing its arguments. The DiT schedule, respacing
+// sample` does besides parsing its arguments. The diffusion schedule the
+// checkpoint was trained with (its metadata; the official linear 1000-step
+// schedule when absent), respacing
 // (default "K": LazyDiT's evaluation setting), the model built for the run's
 // rows (2 x batch under CFG), the label rule, the sampler options, the lazy
 // policy (created from CLI-style options or a JSON object and initialised
@@ -78,7 +80,7 @@ typedef struct {
     SampleJob job;        // the caller's job (pointers borrowed)
     long n;               // N
     int num_steps;        // K after respacing
-    char respacing[64];   // the respacing string in effect
+    char respacing[256];  // the respacing string in effect
     long *timesteps;      // (K) original timestep of each step in execution order
     uint8_t model_sha256[32];
     DitModel model;
