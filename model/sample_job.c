@@ -143,18 +143,25 @@ int sample_job_prepare(SampleRun *r, const SampleJob *job, LzError *err) {
     return 0;
 }
 
-int sample_job_run(SampleRun *r, LzError *err) {
+// The default runner: the job's own hooks and callback.
+static int run_plain(void *ctx, Sampler *s, float *out, const int *labels, long n, const float *noise, LzError *err) {
+    const SampleJob *j = ctx;
+    return sampler_run(s, out, labels, n, noise, j->hooks, j->cb, j->cb_ctx, err);
+}
+
+int sample_job_run_with(SampleRun *r, SampleJobRunner runner, void *ctx, LzError *err) {
     CHECK(r->ready, "sample_job_run before a successful sample_job_prepare");
     const DitConfig *c = &r->model.cfg;
     long img = (long)c->in_channels * c->input_size * c->input_size;
     if (!r->samples) r->samples = lz_malloc(sizeof(float) * (size_t)(r->n * img), "samples");
     double t0 = lz_now_seconds();
-    if (sampler_run(&r->sampler, r->samples, r->labels, r->n, r->job.noise, r->job.hooks, r->job.cb, r->job.cb_ctx, err))
-        return -1;
+    if (runner(ctx, &r->sampler, r->samples, r->labels, r->n, r->job.noise, err)) return -1;
     r->wall_seconds = lz_now_seconds() - t0;
     r->summary = lazy_account_summary(sampler_account(&r->sampler));
     return 0;
 }
+
+int sample_job_run(SampleRun *r, LzError *err) { return sample_job_run_with(r, run_plain, &r->job, err); }
 
 void sample_job_free(SampleRun *r) {
     sampler_free(&r->sampler);

@@ -100,6 +100,12 @@ int sample_job_prepare(SampleRun *r, const SampleJob *job, LzError *err);
 // Samples into r->samples (allocated on the first call), sets wall_seconds
 // and summary. May be called again (the accounting restarts).
 int sample_job_run(SampleRun *r, LzError *err);
+// The same with the sampling call made by the caller (e.g. through the
+// recorder, which chains its own hooks): `runner` must run sampler_run on `s`
+// with these arguments; timing and accounting are done around it.
+typedef int (*SampleJobRunner)(void *ctx, Sampler *s, float *out, const int *labels, long n, const float *noise,
+                               LzError *err);
+int sample_job_run_with(SampleRun *r, SampleJobRunner runner, void *ctx, LzError *err);
 void sample_job_free(SampleRun *r);
 
 // The PolicyEnv of a run of model `cfg` with the respaced process d; the

@@ -17,6 +17,7 @@
 #include "model/io/json_config.h"
 #include "model/lazy/calibration.h"
 #include "model/lazy/lazy_runtime.h"
+#include "model/sample_job.h"
 #include "model/sampler.h"
 #include "tests/test.h"
 
@@ -933,7 +934,89 @@ static void test_random_draws(void) {
     diffusion_free(&s.d);
 }
 
+// The sampling job: a policy given as a JSON object and the same policy as
+// CLI-style options give the same samples and accounting; a caller-made
+// sampling call (sample_job_run_with, as the recorder does it) chains its own
+// hooks and gets the same timing and accounting around it; a usage error is
+// told apart from a file error.
+typedef struct {
+    Observer *obs;
+} RunnerCtx;
+static int observed_runner(void *ctx, Sampler *s, float *out, const int *labels, long n, const float *noise,
+                           LzError *err) {
+    RunnerCtx *c = ctx;
+    return sampler_run(s, out, labels, n, noise, &c->obs->hooks, NULL, NULL, err);
+}
+
+static void test_sample_job(void) {
+    DitConfig c = config_a();
+    float *params = lz_malloc(sizeof(float) * dit_param_count(&c), "params");
+    dit_init_random(params, &c, 12);
+    const char *path = tmp_path("job_model.safetensors");
+    LzError err;
+    CHECK(dit_save(path, &c, params, &err) == 0, "%s", err.msg);
+    free(params);
+    PolicyArg args[1] = {{"interval", "3"}};
+    SampleJob job = {0};
+    job.weights = path;
+    job.n = 5;
+    job.steps = 7;
+    job.cfg_scale = 1.5;
+    job.batch = 2;
+    job.seed = 4;
+    job.policy = "fora";
+    job.policy_args = args;
+    job.n_policy_args = 1;
+    SampleRun a, b;
+    CHECK(sample_job_prepare(&a, &job, &err) == 0 && sample_job_run(&a, &err) == 0, "%s", err.msg);
+    cJSON *pj = cJSON_Parse("{\"name\": \"fora\", \"interval\": 3}");
+    SampleJob jj = job;
+    jj.policy = NULL;
+    jj.policy_args = NULL;
+    jj.n_policy_args = 0;
+    jj.policy_json = pj;
+    Observer o;
+    observer_init(&o, &c, 4, 7);
+    RunnerCtx rc = {&o};
+    CHECK(sample_job_prepare(&b, &jj, &err) == 0 && sample_job_run_with(&b, observed_runner, &rc, &err) == 0, "%s",
+          err.msg);
+    long n = 5 * img_floats(&c);
+    TEST_CHECK(!memcmp(a.samples, b.samples, sizeof(float) * n) && a.summary.reused == b.summary.reused &&
+                   a.summary.macs_all == b.summary.macs_all && !strcmp(policy_json(&a.policy), policy_json(&b.policy)),
+               "sample_job: a JSON policy equals the same policy from options (samples, accounting, resolved config)",
+               "reused %ld vs %ld", a.summary.reused, b.summary.reused);
+    TEST_CHECK(o.reused == b.summary.reused && o.slots == b.summary.slots && b.wall_seconds > 0 && b.num_steps == 7 &&
+                   !strcmp(b.respacing, "7"),
+               "sample_job_run_with: the caller's hooks see every slot; timing and accounting are kept",
+               "observer %ld/%ld, job %ld/%ld", o.reused, o.slots, b.summary.reused, b.summary.slots);
+    observer_free(&o);
+    sample_job_free(&a);
+    sample_job_free(&b);
+    cJSON_Delete(pj);
+    // usage errors (the options) against file errors (the model)
+    SampleJob bad = job;
+    args[0].value = "0";
+    int r1 = sample_job_prepare(&a, &bad, &err);
+    sample_job_free(&a);
+    TEST_CHECK(r1 == SAMPLE_JOB_USAGE && strstr(err.msg, "--interval: 0 is outside"), "sample_job: a bad policy option is a usage error",
+               "rc %d: %.300s", r1, err.msg);
+    args[0].value = "3";
+    bad.weights = tmp_path("missing.safetensors");
+    int r2 = sample_job_prepare(&a, &bad, &err);
+    sample_job_free(&a);
+    TEST_CHECK(r2 == -1 && strstr(err.msg, "missing.safetensors"), "sample_job: a missing model is a file error naming it",
+               "rc %d: %.300s", r2, err.msg);
+    bad.weights = path;
+    bad.respacing = "ddim5";
+    bad.steps_given = 1;
+    int r3 = sample_job_prepare(&a, &bad, &err);
+    sample_job_free(&a);
+    TEST_CHECK(r3 == SAMPLE_JOB_USAGE && strstr(err.msg, "--respacing 'ddim5' keeps 5 steps but --steps is 7"),
+               "sample_job: respacing against steps is a usage error", "rc %d: %.300s", r3, err.msg);
+}
+
 int main(void) {
+    test_sample_job();
     test_random_draws();
     test_ddim_is_no_policy();
     test_policies_observed();
