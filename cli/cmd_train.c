@@ -194,7 +194,7 @@ int cmd_train(int argc, char **argv) {
     snprintf(csv, sizeof csv, "%s/loss.csv", tc.out_dir);
     snprintf(ema_path, sizeof ema_path, "%s/ema.safetensors", tc.out_dir);
     if (!fresh && access(ckpt, F_OK) == 0) {
-        if (dit_trainer_load(&tr, ckpt, &err)) {
+        if (dit_trainer_load(&tr, ckpt, tc.steps, &err)) {
             cli_fail("%s", err.msg);
         }
         fprintf(stderr, "resuming %s at step %ld of %ld\n", ckpt, tr.step, tc.steps);

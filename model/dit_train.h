@@ -65,6 +65,9 @@ void dit_trainer_step(DitTrainer *tr, const Dataset *ds);
 // Checkpoint: a safetensors file with flat tensors "params", "ema", "adam_m",
 // "adam_v" and metadata (step, seed, heads, config, the training config text).
 int dit_trainer_save(const DitTrainer *tr, const char *path, const char *config_text, LzError *err);
-// Restores weights, EMA, moments and step; the file's model shape and seed must
-// match the trainer's.
-int dit_trainer_load(DitTrainer *tr, const char *path, LzError *err);
+// Restores weights, EMA, moments and step. The metadata is validated whole
+// before anything is restored: the format, the step (an integer in
+// 0..max_step, the run's length), the seed and the model shape must match the
+// trainer's; the four tensors must have the model's size, finite values and
+// non-negative second moments, and nothing else may be in the file.
+int dit_trainer_load(DitTrainer *tr, const char *path, long max_step, LzError *err);

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "model/io/atomic_file.h"
+#include "model/io/file_rules.h"
 
 static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
@@ -253,10 +254,8 @@ static int parse_header(const char *path, const char *h, size_t n, int major, Np
 // ---------------------------------------------------------------------------
 // Reading
 
-static int read_file(FILE *f, const char *path, NpyArray *out, LzError *err) {
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) return lz_fail(err, "%s: cannot stat: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return lz_fail(err, "%s: not a regular file", path);
+static int read_file(FILE *f, const struct stat *stp, const char *path, NpyArray *out, LzError *err) {
+    struct stat st = *stp;
     long long size = (long long)st.st_size;
 
     unsigned char pre[12];  // magic, version, header length (2 or 4 bytes)
@@ -300,9 +299,10 @@ static int read_file(FILE *f, const char *path, NpyArray *out, LzError *err) {
 int npy_read(const char *path, NpyArray *out, LzError *err) {
     memset(out, 0, sizeof *out);
     if (!host_is_little_endian()) return lz_fail(err, "%s: .npy I/O needs a little-endian host", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return lz_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    int rc = read_file(f, path, out, err);
+    struct stat st;
+    FILE *f = lz_fopen_input(path, &st, err);
+    if (!f) return -1;
+    int rc = read_file(f, &st, path, out, err);
     fclose(f);
     if (rc) npy_free(out);
     return rc;
