@@ -1,6 +1,7 @@
 // refstats.c: reference statistics: compute, save/load (with a trailing
 // SHA-256), and the cache lookup keyed by classifier and reference hashes.
 #include "analysis/refstats.h"
+#include "model/io/file_rules.h"
 
 #include <errno.h>
 #include <math.h>
@@ -149,10 +150,10 @@ static int read_gauss(GaussStats *g, const uint8_t **p, int d, double count, con
 
 int refstats_load(RefStats *rs, const char *path, LzError *err) {
     memset(rs, 0, sizeof *rs);
-    FILE *f = fopen(path, "rb");
-    if (!f) return lz_fail(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat st = {0};
-    if (fstat(fileno(f), &st) != 0 || st.st_size < REF_HEADER + SHA256_BYTES) {
+    FILE *f = lz_fopen_input(path, &st, err);
+    if (!f) return -1;
+    if (st.st_size < REF_HEADER + SHA256_BYTES) {
         fclose(f);
         return lz_fail(err, "%s: %lld bytes, too small for a refstats file", path, (long long)st.st_size);
     }
