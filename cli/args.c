@@ -29,6 +29,10 @@ static int usage(char *msg, size_t cap, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, cap, fmt, ap);
     va_end(ap);
+    // Arguments are echoed: a newline or other control byte in one must not
+    // break the one-line error.
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     return -1;
 }
 
