@@ -23,11 +23,36 @@ void cli_fail_in(const char *command, const char *fmt, ...) {
     fail_line(command, fmt, ap);
 }
 
+void cli_input(RunFiles *rf, const char *command, const char *path) {
+    LzError err;
+    if (run_files_input(rf, path, &err)) cli_fail_in(command, "%s", err.msg);
+}
+
+void cli_output(RunFiles *rf, const char *command, const char *path, int flags) {
+    LzError err;
+    if (run_files_output(rf, path, flags, &err)) cli_fail_in(command, "%s", err.msg);
+}
+
+void cli_publish(RunFiles *rf, const char *command) {
+    LzError err;
+    if (run_files_publish(rf, &err)) cli_fail_in(command, "%s", err.msg);
+    run_files_free(rf);
+}
+
+void cli_require_finite(const char *command, const char *path, const char *what, const float *x, long n) {
+    LzError err;
+    if (lz_check_finite(path, what, x, n, &err)) cli_fail_in(command, "%s", err.msg);
+}
+
 void cli_load_dit(DitModel *m, const char *path, int heads, int max_batch, int training) {
+    cli_load_dit_flags(m, path, heads, 0, max_batch, training);
+}
+
+void cli_load_dit_flags(DitModel *m, const char *path, int heads, int flags, int max_batch, int training) {
     DitConfig cfg;
     float *params = NULL;
     LzError err;
-    if (dit_load(path, heads, &cfg, &params, &err)) {
+    if (dit_load_ex(path, heads, flags, &cfg, &params, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         exit(1);
     }

@@ -48,6 +48,14 @@ int cmd_classify(int argc, char **argv) {
         fprintf(stderr, "lazydit classify: --labels needs --images\n");
         return 2;
     }
+    RunFiles rf;
+    run_files_init(&rf);
+    cli_input(&rf, "classify", weights);
+    if (images) cli_input(&rf, "classify", images);
+    if (labels) cli_input(&rf, "classify", labels);
+    const char *outs[] = {logits_out, probs_out, features_out, spatial_out};
+    for (int i = 0; i < 4; i++)
+        if (outs[i]) cli_output(&rf, "classify", outs[i], RF_STAGED);
     openblas_set_num_threads(threads);
     LzError err = {{0}};
     Classifier *m = classifier_load(weights, batch, &err);
@@ -96,6 +104,7 @@ int cmd_classify(int argc, char **argv) {
         fprintf(stderr, "lazydit classify: --min-accuracy needs labels\n");
         status = 1;
     }
+    run_files_begin(&rf);
     if (logits_out) cli_write_f32(logits_out, 2, (long[]){n, nc}, logits);
     if (probs_out) {
         // softmax of the logits already computed (the same as classifier_probs)
@@ -110,6 +119,7 @@ int cmd_classify(int argc, char **argv) {
     }
     if (pen) cli_write_f32(features_out, 2, (long[]){n, pd}, pen);
     if (spa) cli_write_f32(spatial_out, 2, (long[]){n, sd}, spa);
+    cli_publish(&rf, "classify");
     free(logits);
     free(pen);
     free(spa);

@@ -1,4 +1,5 @@
 // lazydit forward: one forward pass (or forward_with_cfg) on .npy inputs.
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,19 +12,21 @@
 // "3" -> 3, "all" -> the number of epsilon channels.
 int cli_parse_guide_channels(const char *text, const DitConfig *c) {
     if (!strcmp(text, "all")) return c->in_channels;
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (*end || v < 1) {
-        fprintf(stderr, "lazydit: --guide-channels expects a positive integer or 'all', got '%s'\n", text);
+    // Like the official eps[:, :k] slice, k beyond the output channels means all
+    // of them; a number that does not fit an int is an error, never wrapped.
+    int v;
+    if (lz_parse_int(text, 1, INT_MAX, &v)) {
+        fprintf(stderr, "lazydit: --guide-channels expects a positive integer or 'all', got '%.40s'\n", text);
         exit(2);
     }
-    return (int)v;
+    return v;
 }
 
 int cmd_forward(int argc, char **argv) {
     const char *weights = NULL, *xpath = NULL, *tpath = NULL, *ypath = NULL, *out = NULL, *guide = "3";
     double cfg_scale = 0;
     int heads = 0;
+    bool allow_nonfinite = false;
     ArgSpec specs[] = {
         {"--weights", ARG_STRING, &weights, true, "DiT checkpoint (.safetensors)", false},
         {"--x", ARG_STRING, &xpath, true, "inputs (N, C, H, W) float32 .npy", false},
@@ -35,6 +38,8 @@ int cmd_forward(int argc, char **argv) {
          "channels guided by CFG: 3 (official default) or 'all' (every epsilon channel)", false},
         {"--heads", ARG_INT, &heads, false, "attention heads if the file does not say (default: inferred)", false},
         {"--out", ARG_STRING, &out, true, "output (N, Cout, H, W) float32 .npy", false},
+        {"--allow-nonfinite", ARG_FLAG, &allow_nonfinite, false,
+         "accept NaN and infinity in the weights and in x (to trace how they propagate)", false},
     };
     ArgParser p = {"forward", "--weights W --x X.npy --t T.npy --y Y.npy [--cfg-scale S] --out OUT.npy",
                    "Runs the DiT on a batch exactly as the official model's forward(x, t, y), or\n"
@@ -43,10 +48,25 @@ int cmd_forward(int argc, char **argv) {
                    specs, sizeof specs / sizeof specs[0], 0, 0, {0}, 0};
     args_parse(&p, argc, argv);
 
+    if (args_seen(&p, "--heads") && heads < 1) {
+        fprintf(stderr, "lazydit forward: --heads %d must be >= 1 (leave it out to infer)\n", heads);
+        return 2;
+    }
+    // Every file of the run is checked before any work: the output may be
+    // none of the inputs, and it appears only once the pass has succeeded.
+    RunFiles rf;
+    run_files_init(&rf);
+    const char *inputs[] = {weights, xpath, tpath, ypath};
+    for (int i = 0; i < 4; i++) cli_input(&rf, "forward", inputs[i]);
+    cli_output(&rf, "forward", out, RF_STAGED);
+
     NpyArray x = cli_read_f32(xpath), t = cli_read_f32(tpath), y = cli_read_i64(ypath);
     if (x.ndim != 4) {
         cli_fail("%s: expected x of shape (N, C, H, W), got %d dimensions", xpath, x.ndim);
     }
+    if (x.shape[0] < 1 || x.shape[0] > 1 << 20 || x.count == 0)
+        cli_fail("%s: x has shape (%ld, %ld, %ld, %ld): need 1 to %d samples and no empty dimension", xpath,
+                 x.shape[0], x.shape[1], x.shape[2], x.shape[3], 1 << 20);
     int N = (int)x.shape[0];
     if (t.ndim != 1 || t.shape[0] != N) {
         cli_fail("%s: expected t of shape (%d,) to match x", tpath, N);
@@ -54,8 +74,10 @@ int cmd_forward(int argc, char **argv) {
     if (y.ndim != 1 || y.shape[0] != N) {
         cli_fail("%s: expected y of shape (%d,) to match x", ypath, N);
     }
+    cli_require_finite("forward", tpath, "timestep", t.data, t.count);
+    if (!allow_nonfinite) cli_require_finite("forward", xpath, "x", x.data, x.count);
     DitModel m;
-    cli_load_dit(&m, weights, heads, N, 0);
+    cli_load_dit_flags(&m, weights, heads, allow_nonfinite ? DIT_LOAD_ALLOW_NONFINITE : 0, N, 0);
     const DitConfig *c = &m.cfg;
     if (x.shape[1] != c->in_channels || x.shape[2] != c->input_size || x.shape[3] != c->input_size) {
         cli_fail("%s: x has shape (%ld, %ld, %ld, %ld) but %s expects (N, %d, %d, %d)", xpath, x.shape[0],
@@ -82,7 +104,9 @@ int cmd_forward(int argc, char **argv) {
         result = m.acts.out;
     }
     long shape[4] = {N, dit_out_channels(c), c->input_size, c->input_size};
+    run_files_begin(&rf);
     cli_write_f32(out, 4, shape, result);
+    cli_publish(&rf, "forward");
     free(labels);
     npy_free(&x);
     npy_free(&t);

@@ -9,9 +9,12 @@
 
 int cmd_info(int argc, char **argv) {
     int heads = 0, steps = 50;
+    bool allow_nonfinite = false;
     ArgSpec specs[] = {
         {"--heads", ARG_INT, &heads, false, "attention heads if the file does not say", false},
         {"--steps", ARG_INT, &steps, false, "sampling steps for the per-sample MAC total (default 50)", false},
+        {"--allow-nonfinite", ARG_FLAG, &allow_nonfinite, false,
+         "describe a checkpoint even if it holds NaN or infinite weights (e.g. a diverged run)", false},
     };
     ArgParser p = {"info", "W.safetensors [--heads H] [--steps 50]",
                    "Prints the configuration inferred from the tensors, the parameter count and\n"
@@ -21,10 +24,18 @@ int cmd_info(int argc, char **argv) {
                    specs, sizeof specs / sizeof specs[0], 1, 1, {0}, 0};
     args_parse(&p, argc, argv);
     const char *path = p.positional[0];
+    if (args_seen(&p, "--heads") && heads < 1) {
+        fprintf(stderr, "lazydit info: --heads %d must be >= 1 (leave it out to infer)\n", heads);
+        return 2;
+    }
+    if (steps < 1) {
+        fprintf(stderr, "lazydit info: --steps %d must be >= 1\n", steps);
+        return 2;
+    }
     DitConfig c;
     float *params;
     LzError err;
-    if (dit_load(path, heads, &c, &params, &err)) {
+    if (dit_load_ex(path, heads, allow_nonfinite ? DIT_LOAD_ALLOW_NONFINITE : 0, &c, &params, &err)) {
         cli_fail("%s", err.msg);
     }
     free(params);

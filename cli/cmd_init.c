@@ -38,6 +38,16 @@ int cmd_init(int argc, char **argv) {
         fprintf(stderr, "lazydit init: %s\n", err.msg);
         return 2;
     }
+    int bad = args_seen(&p, "--depth") && depth < 1 ? depth : args_seen(&p, "--hidden") && hidden < 1 ? hidden
+              : args_seen(&p, "--heads") && heads < 1 ? heads : 1;
+    if (bad < 1) {
+        fprintf(stderr, "lazydit init: --depth, --hidden and --heads must be >= 1 (got %d)\n", bad);
+        return 2;
+    }
+    RunFiles rf;
+    run_files_init(&rf);
+    cli_output(&rf, "init", out, 0);
+    run_files_free(&rf);
     if (depth) c.depth = depth;
     if (hidden) c.hidden = hidden, c.mlp_hidden = 4 * hidden;
     if (heads) c.heads = heads;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/args.h"
@@ -13,32 +15,49 @@
 #include "cli/commands.h"
 #include "model/io/atomic_file.h"
 #include "model/dit_train.h"
+#include "model/io/file_rules.h"
 #include "model/io/json_config.h"
 #include "model/train_config.h"
 #include "model/base/clock.h"
 
 // Keeps the loss CSV consistent with a resumed checkpoint: rows of steps after
 // the checkpoint (written before an interruption) are dropped.
+// Only complete rows ("step,...\n" with all 8 fields) of steps up to the
+// checkpoint are kept: a row torn by a kill, or rows of steps after the
+// checkpoint, are dropped. The kept rows are rewritten atomically.
 static FILE *open_loss_csv(const char *path, long resume_step) {
-    FILE *old = fopen(path, "r");
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *out = fopen(tmp, "w");
-    CHECK(out, "cannot write %s", tmp);
-    fprintf(out, "step,loss,mse,vb,grad_norm,lr,samples_per_s,elapsed_s\n");
-    if (old && resume_step > 0) {
+    LzError err;
+    AtomicFile af;
+    if (atomic_open(&af, path, &err)) cli_fail_in("train", "%s", err.msg);
+    static const char header[] = "step,loss,mse,vb,grad_norm,lr,samples_per_s,elapsed_s\n";
+    atomic_write(&af, header, sizeof header - 1);
+    struct stat st;
+    FILE *old = resume_step > 0 ? lz_fopen_input(path, &st, &err) : NULL;
+    if (old) {
         char line[512];
         while (fgets(line, sizeof line, old)) {
             long s;
-            if (sscanf(line, "%ld,", &s) == 1 && s <= resume_step) fputs(line, out);
+            double v[7];
+            size_t n = strlen(line);
+            if (n && line[n - 1] == '\n' &&
+                sscanf(line, "%ld,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &s, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]) ==
+                    8 &&
+                s >= 1 && s <= resume_step)
+                atomic_write(&af, line, n);
         }
+        fclose(old);
     }
-    if (old) fclose(old);
-    fclose(out);
-    CHECK(rename(tmp, path) == 0, "cannot rename %s to %s", tmp, path);
+    if (atomic_commit(&af, &err)) cli_fail_in("train", "%s", err.msg);
     FILE *f = fopen(path, "a");
-    CHECK(f, "cannot append to %s", path);
+    if (!f) cli_fail_in("train", "%s: cannot append: %s", path, strerror(errno));
     return f;
+}
+
+// "<dir>/<name>" (malloc'd): no fixed buffer, so a long out_dir is never cut.
+static char *join_path(const char *dir, const char *name) {
+    char *p = lz_malloc(strlen(dir) + strlen(name) + 2, "path");
+    sprintf(p, "%s/%s", dir, name);
+    return p;
 }
 
 extern int openblas_get_num_threads(void);
@@ -77,6 +96,21 @@ int cmd_train(int argc, char **argv) {
     char *config_text = jc_read_text(config_path, &err);
     if (!config_text) cli_fail("%s", err.msg);
 
+    // Every file of the run is checked before any step: the data and the config
+    // are inputs; the checkpoint, EMA weights and loss curve in out_dir (made
+    // if missing) and the export are outputs, none of which may be an input.
+    RunFiles rf;
+    run_files_init(&rf);
+    cli_input(&rf, "train", config_path);
+    if (tc.images) cli_input(&rf, "train", tc.images);
+    if (tc.labels) cli_input(&rf, "train", tc.labels);
+    char *ckpt = join_path(tc.out_dir, "checkpoint.safetensors"), *csv = join_path(tc.out_dir, "loss.csv");
+    char *ema_path = join_path(tc.out_dir, "ema.safetensors");
+    cli_output(&rf, "train", ckpt, RF_MKDIR);
+    cli_output(&rf, "train", ema_path, 0);
+    cli_output(&rf, "train", csv, 0);
+    if (tc.export_path) cli_output(&rf, "train", tc.export_path, 0);
+
     Dataset ds;
     int rc = tc.images ? dataset_load_files(&ds, tc.images, tc.labels, &err)
                        : dataset_load_dir(&ds, tc.data_dir, tc.split, &err);
@@ -90,19 +124,18 @@ int cmd_train(int argc, char **argv) {
         cli_fail("%s: labels go up to %d but the model has %d classes", ds.source, ds.num_classes - 1,
                 tc.model.num_classes);
     }
+    if (ds.c != tc.model.in_channels || ds.h != tc.model.input_size || ds.w != tc.model.input_size)
+        cli_fail_in("train", "%s: images are %dx%dx%d but the model takes %dx%dx%d (%s)", ds.source, ds.c, ds.h, ds.w,
+                    tc.model.in_channels, tc.model.input_size, tc.model.input_size, config_path);
+    if (ds.n < tc.hp.batch)
+        cli_fail_in("train", "%s: %ld images, fewer than one batch of %d (%s)", ds.source, ds.n, tc.hp.batch,
+                    config_path);
 
     float *params = lz_malloc(sizeof(float) * dit_param_count(&tc.model), "DiT parameters");
     dit_init_official(params, &tc.model, (uint64_t)tc.init_seed);
     DitTrainer tr;
     dit_trainer_init(&tr, &tc.model, params, &tc.hp, ds.n);
 
-    if (lz_mkdir_p(tc.out_dir, &err)) {
-        cli_fail("%s", err.msg);
-    }
-    char ckpt[1024], csv[1024], ema_path[1024];
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", tc.out_dir);
-    snprintf(csv, sizeof csv, "%s/loss.csv", tc.out_dir);
-    snprintf(ema_path, sizeof ema_path, "%s/ema.safetensors", tc.out_dir);
     if (!fresh && access(ckpt, F_OK) == 0) {
         if (dit_trainer_load(&tr, ckpt, tc.steps, &err)) {
             cli_fail("%s", err.msg);
@@ -124,7 +157,8 @@ int cmd_train(int argc, char **argv) {
         dit_trainer_step(&tr, &ds);
         run_steps++;
         loss_acc += tr.loss, mse_acc += tr.mse, vb_acc += tr.vbterm, acc_n++;
-        CHECK(isfinite(tr.loss), "training diverged at step %ld: loss %g", tr.step, tr.loss);
+        if (!isfinite(tr.loss))
+            cli_fail_in("train", "training diverged at step %ld: loss %g (lower lr or enable grad_clip)", tr.step, tr.loss);
         if (tr.step % tc.log_every == 0 || tr.step == tc.steps) {
             double t = lz_now_seconds();
             double sps = (double)(tr.step - window_start) * tc.hp.batch / (t - t_window);
@@ -159,5 +193,7 @@ int cmd_train(int argc, char **argv) {
     dataset_free(&ds);
     cJSON_Delete(root);
     free(config_text);
+    free(ckpt), free(csv), free(ema_path);
+    run_files_free(&rf);
     return 0;
 }

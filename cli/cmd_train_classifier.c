@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cli/args.h"
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "model/classifier.h"
 #include "model/io/dataset.h"
@@ -140,6 +141,15 @@ int cmd_train_classifier(int argc, char **argv) {
         cJSON_Delete(json);
         return 1;
     }
+    // Inputs and outputs are checked before any work (model/io/file_rules.h).
+    RunFiles rf;
+    run_files_init(&rf);
+    cli_input(&rf, "train-classifier", config);
+    const char *ins[] = {c.train_images, c.train_labels, c.test_images, c.test_labels};
+    for (int i = 0; i < 4; i++)
+        if (ins[i]) cli_input(&rf, "train-classifier", ins[i]);
+    cli_output(&rf, "train-classifier", c.out, 0);
+    if (c.loss_csv) cli_output(&rf, "train-classifier", c.loss_csv, 0);
     openblas_set_num_threads(c.threads);
 
     Dataset train, test;
@@ -187,10 +197,9 @@ int cmd_train_classifier(int argc, char **argv) {
     }
     fprintf(stderr, "train-classifier: %ld train / %ld test images %dx%d, %d classes, %ld parameters, %ld steps of %d\n",
             train.n, test.n, train.h, train.w, mc.num_classes, np, total, B);
-    char cfg_text[4096];
-    char *compact = cJSON_PrintUnformatted(json);
-    snprintf(cfg_text, sizeof cfg_text, "%s", compact);
-    free(compact);
+    // The whole config goes into the checkpoint's metadata, however long.
+    char *cfg_text = cJSON_PrintUnformatted(json);
+    if (!cfg_text) cli_fail_in("train-classifier", "%s: cannot print the config (out of memory)", config);
 
     AdamWConfig ac = {.lr = c.lr, .beta1 = c.beta1, .beta2 = c.beta2, .eps = c.eps, .weight_decay = c.weight_decay};
     const double t0 = lz_now_seconds();
@@ -275,5 +284,7 @@ int cmd_train_classifier(int argc, char **argv) {
     dataset_free(&train);
     dataset_free(&test);
     cJSON_Delete(json);
+    free(cfg_text);
+    run_files_free(&rf);
     return 0;
 }
