@@ -124,7 +124,9 @@ static int parse_string(Cursor *c, char *out, size_t cap, const char *what) {
     if (peek(c) != q) return syntax_error(c, "a closing quote");
     size_t len = c->i - start;
     c->i++;
-    if (len >= cap) return lz_fail(c->err, "%s: header string '%.40s...' is too long", c->path, c->s + start);
+    if (len >= cap)
+        return lz_fail(c->err, "%s: header string '%.*s...' is too long", c->path, len < 40 ? (int)len : 40,
+                       c->s + start);
     memcpy(out, c->s + start, len);
     out[len] = 0;
     return 0;
@@ -274,6 +276,7 @@ static int read_file(FILE *f, const struct stat *stp, const char *path, NpyArray
     if (data_start > size) return lz_fail(err, "%s: header length %lu exceeds file size %lld", path, hlen, size);
 
     char *header = lz_malloc(hlen + 1, "npy header");
+    header[hlen] = 0;  // messages quote pieces of it with %.40s, which stops at a NUL
     int rc = fread(header, 1, hlen, f) == hlen ? parse_header(path, header, hlen, major, out, err)
                                                 : lz_fail(err, "%s: read failed", path);
     free(header);
