@@ -1,7 +1,6 @@
 // frechet.c: Gaussian statistics and the Frechet distance. See frechet.h for
 // the formula and why the square root goes through symmetric eigenproblems.
 #include "analysis/frechet.h"
-#include "model/io/file_rules.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -11,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "model/io/atomic_file.h"
+#include "model/io/file_rules.h"
 
 // LAPACK's symmetric divide-and-conquer eigensolver (OpenBLAS exports the
 // Fortran symbol; lapacke.h is not installed). The trailing size_t arguments

@@ -1,7 +1,6 @@
 // refstats.c: reference statistics: compute, save/load (with a trailing
 // SHA-256), and the cache lookup keyed by classifier and reference hashes.
 #include "analysis/refstats.h"
-#include "model/io/file_rules.h"
 
 #include <errno.h>
 #include <math.h>
@@ -11,6 +10,7 @@
 
 #include "analysis/inception_score.h"
 #include "model/io/atomic_file.h"
+#include "model/io/file_rules.h"
 
 static const char REF_MAGIC[8] = {'L', 'Z', 'R', 'E', 'F', 'S', 'T', '1'};
 enum { REF_HEADER = 120 };

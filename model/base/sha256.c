@@ -1,11 +1,12 @@
 // sha256.c: straightforward FIPS 180-4 SHA-256, one 64-byte block at a time.
 #include "model/base/sha256.h"
-#include "model/io/file_rules.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "model/io/file_rules.h"
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,

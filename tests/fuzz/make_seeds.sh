@@ -9,7 +9,7 @@ L=${LAZYDIT:-build/lazydit}
 F=tests/fuzz
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for t in safetensors dit classifier train_checkpoint npy idx train_config respacing args; do
+for t in safetensors dit classifier train_checkpoint npy idx train_config classifier_config policy respacing args; do
     mkdir -p "$F/$t"
     rm -f "$F/$t"/seed-*
 done
@@ -92,6 +92,14 @@ with open(f"{F}/train_config/seed-tiny.json", "w") as f:
     json.dump(train, f)
 PY
 cp experiments/models/fmnist_dit.json "$F/train_config/seed-fmnist_dit.json"
+cp experiments/models/classifier.json "$F/classifier_config/seed-classifier.json"
+printf '%s' '{"epochs": 1, "batch_size": 2, "lr": 0.01, "seed": 1, "out": "c.safetensors", "train_images": "x.npy",
+ "train_labels": "y.npy", "test_images": "x.npy", "test_labels": "y.npy", "lr_schedule": "constant"}' \
+    >"$F/classifier_config/seed-explicit.json"
+printf '%s' '{"name": "fora", "modules": "both", "interval": 3}' >"$F/policy/seed-fora.json"
+printf '%s' '{"name": "random", "modules": "mlp", "rate": 0.25, "seed": 9}' >"$F/policy/seed-random.json"
+printf '%s\0' ddim attn >"$F/policy/seed-ddim-args"
+printf '%s\0' random both rate 0.5 seed 3 >"$F/policy/seed-random-args"
 "$L" train --config "$tmp/train.json" >/dev/null 2>&1
 cp "$tmp/run/checkpoint.safetensors" "$F/train_checkpoint/seed-step2.safetensors"
 
