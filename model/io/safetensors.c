@@ -458,12 +458,22 @@ int st_write(const char *path, const StWriteTensor *tensors, int ntensors, const
              const char *const *meta_values, int nmeta, LzError *err) {
     if (!host_is_little_endian()) return lz_fail(err, "%s: safetensors I/O needs a little-endian host", path);
     if (ntensors < 0 || nmeta < 0) return lz_fail(err, "%s: negative tensor or metadata count", path);
-    for (int i = 0; i < nmeta; i++) {
+    for (int i = 0; i < nmeta; i++)
         if (check_string(path, "a metadata key", meta_keys[i], err) ||
             check_string(path, "a metadata value", meta_values[i], err))
             return -1;
-        for (int j = 0; j < i; j++)
-            if (!strcmp(meta_keys[i], meta_keys[j])) return lz_fail(err, "%s: duplicate metadata key '%s'", path, meta_keys[i]);
+    // Duplicates by sorting a copy (n log n: the reader accepts millions of keys, so may the writer).
+    if (nmeta > 1) {
+        MetaPair *sorted = lz_malloc(sizeof(MetaPair) * (size_t)nmeta, "safetensors metadata");
+        for (int i = 0; i < nmeta; i++) sorted[i].key = (char *)meta_keys[i], sorted[i].value = NULL;
+        qsort(sorted, (size_t)nmeta, sizeof(MetaPair), by_key);
+        for (int i = 1; i < nmeta; i++)
+            if (!strcmp(sorted[i - 1].key, sorted[i].key)) {
+                int rc = lz_fail(err, "%s: duplicate metadata key '%.60s'", path, sorted[i].key);
+                free(sorted);
+                return rc;
+            }
+        free(sorted);
     }
 
     // Validate every tensor before creating anything on disk.
