@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# A short libFuzzer run of every target (FUZZ_SMOKE_SECONDS each, default 8) on
+# A short libFuzzer run of every target (FUZZ_SMOKE_SECONDS each, default 5) on
 # a scratch copy of its committed corpus: builds `make fuzz` (clang-14 with
 # libFuzzer, ASan, UBSan) first. A crash fails the test and its input is kept in
 # results/fuzz-smoke/ to be fixed and committed as tests/fuzz/<target>/crash-*.
 cd "$(dirname "$0")/.."
 . tests/shell_lib.sh
-SECS=${FUZZ_SMOKE_SECONDS:-8}
+SECS=${FUZZ_SMOKE_SECONDS:-5}
 if ! command -v "${FUZZ_CC:-clang-14}" >/dev/null; then
     fail "fuzz smoke" "${FUZZ_CC:-clang-14} not found (apt-get install clang-14 libclang-rt-14-dev)"
     exit 0
@@ -22,7 +22,7 @@ for src in tests/fuzz/fuzz_*.c; do
     t=${t#fuzz_}
     rm -rf "$tmp/$t" && mkdir -p "$tmp/$t/corpus" "$tmp/$t/art"
     cp tests/fuzz/"$t"/* "$tmp/$t/corpus/"
-    TMPDIR="$tmp" build-fuzz/fuzz/fuzz_"$t" "$tmp/$t/corpus" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
+    TMPDIR=$([ -w /dev/shm ] && echo /dev/shm || echo "$tmp") build-fuzz/fuzz/fuzz_"$t" "$tmp/$t/corpus" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
         -malloc_limit_mb=1024 -artifact_prefix="$tmp/$t/art/" >"$tmp/$t/log" 2>&1
     rc=$?
     runs=$(grep -E '^#[0-9]+' "$tmp/$t/log" | tail -n 1 | grep -oE '^#[0-9]+' | tr -d '#')
