@@ -46,7 +46,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/liblazydit.a
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/liblazydit.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay_main.o $(BUILD)/cli/args.o $(BUILD)/liblazydit.a
+$(BUILD)/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay_main.o $(BUILD)/cli/args.o $(BUILD)/cli/cli_common.o $(BUILD)/liblazydit.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -60,7 +60,7 @@ fuzz:
 
 fuzzers: $(FUZZERS)
 
-$(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/cli/args.o $(BUILD)/liblazydit.a
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/cli/args.o $(BUILD)/cli/cli_common.o $(BUILD)/liblazydit.a
 	@mkdir -p $(dir $@)
 	$(CC) $(FUZZ_LINK) $^ -o $@ $(LDLIBS)
 
@@ -73,7 +73,7 @@ bench: all
 demo: all
 	BUILD=$(BUILD) bash experiments/demo.sh
 
-# The committed classifier and DiT against the training issue's bars (exit 1 if one misses).
+# The committed classifier and DiT against their quality bars (README; exit 1 if one misses).
 check-models: all
 	BUILD=$(BUILD) bash experiments/check_models.sh
 

@@ -1,5 +1,7 @@
 #include "cli/args.h"
 
+#include "cli/cli_common.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -111,10 +113,7 @@ void args_parse(ArgParser *p, int argc, char **argv) {
         args_print_help(p);
         exit(0);
     }
-    if (rc < 0) {
-        fprintf(stderr, "lazydit %s: %s (see lazydit %s --help)\n", p->command, msg, p->command);
-        exit(2);
-    }
+    if (rc < 0) cli_usage(p->command, "%s", msg);
 }
 
 bool args_seen(const ArgParser *p, const char *name) {

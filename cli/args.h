@@ -30,7 +30,7 @@ typedef struct {
 } ArgParser;
 
 // Parses argv[1..argc) (argv[0] is the subcommand name). Prints help and exits 0
-// on --help/-h; prints a one-line error and exits 2 on bad usage. Integers are
+// on --help/-h; a usage error exits 2 through cli_usage (cli/cli_common.h). Integers are
 // read whole ("12x", " 1", "+1" and values that do not fit the type are errors,
 // never wrapped or clamped); doubles must be finite. Commands check ranges.
 void args_parse(ArgParser *p, int argc, char **argv);

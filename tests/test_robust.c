@@ -382,7 +382,7 @@ static void test_dit_loader(void) {
         write_dit_variant(p, k, v2, 1, NULL, 0, poisons[i]);
         int rc = dit_load(p, 0, &c, &params, &err);
         int strict = rc && has("not finite") && has("x_embedder");
-        int allowed = dit_load_ex(p, 0, DIT_LOAD_ALLOW_NONFINITE, &c, &params, &err) == 0;
+        int allowed = dit_load_ex(p, 0, DIT_LOAD_ALLOW_NONFINITE, &c, &params, NULL, &err) == 0;
         if (allowed) free(params);
         char name[64];
         snprintf(name, sizeof name, "dit_nonfinite_weight_%d_refused_unless_allowed", i);
