@@ -66,6 +66,12 @@ int cmd_calibrate(int argc, char **argv) {
                         steps);
     if (args_seen(&p, "--batch") && batch < 1) cli_usage(p.command, "--batch %d must be >= 1", batch);
 
+    if (args_seen(&p, "--heads") && heads < 1) cli_usage(p.command, "--heads %d must be >= 1 (leave it out to infer)", heads);
+    RunFiles rf;
+    run_files_init(&rf);
+    cli_input(&rf, "calibrate", weights);
+    cli_output(&rf, "calibrate", out, RF_STAGED);
+
     SampleJob job = {0};
     job.weights = weights;
     job.heads = heads;
@@ -100,7 +106,9 @@ int cmd_calibrate(int argc, char **argv) {
     c.sample_offset = SAMPLER_CALIBRATION_OFFSET;
     c.cfg_scale = cfg_scale;
     if (lazy_calibrator_finish(&cal, &c, &err)) cli_fail_in("calibrate", "%s", err.msg);
+    run_files_begin(&rf);
     if (lazy_calibration_write(out, &c, &err)) cli_fail_in("calibrate", "%s", err.msg);
+    cli_publish(&rf, "calibrate");
     if (tea) {
         printf("teacache: %ld points (%ld model rows x %d step pairs), x in [%.4g, %.4g]\n", c.points, total_rows, K - 1,
                c.x_min, c.x_max);

@@ -117,6 +117,25 @@ int cmd_sample(int argc, char **argv) {
     if (args_seen(&p, "--n") && n_arg <= 0) cli_usage(p.command, "--n %ld must be >= 1", n_arg);
     if (args_seen(&p, "--batch") && batch < 1) cli_usage(p.command, "--batch %d must be >= 1", batch);
     if (class_k > 2147483647L) cli_usage(p.command, "--class %ld is too large", class_k);
+    if (args_seen(&p, "--heads") && heads < 1) cli_usage(p.command, "--heads %d must be >= 1 (leave it out to infer)", heads);
+
+    // Every file of the run is declared and checked before any work: no output
+    // may be an input or another output, and the outputs (samples, labels,
+    // grid, summary) appear together only when the whole run has succeeded.
+    RunFiles rf;
+    run_files_init(&rf);
+    char *lpath = NULL;
+    if (!labels_out) labels_out = lpath = labels_path_for(out);
+    cli_input(&rf, "sample", weights);
+    if (labels_in) cli_input(&rf, "sample", labels_in);
+    if (noise_in) cli_input(&rf, "sample", noise_in);
+    for (int i = 0; i < po.n; i++)  // a calibration file is an input too
+        if (po.specs[po.nbase + i].seen && !strcmp(po.specs[po.nbase + i].name, "--calibration"))
+            cli_input(&rf, "sample", po.values[i]);
+    cli_output(&rf, "sample", out, RF_STAGED);
+    cli_output(&rf, "sample", labels_out, RF_STAGED);
+    if (png) cli_output(&rf, "sample", png, RF_STAGED);
+    if (summary_out) cli_output(&rf, "sample", summary_out, RF_STAGED);
 
     // --- inputs (exit 1 on unreadable files)
     NpyArray z = {0}, yin = {0};
@@ -124,6 +143,7 @@ int cmd_sample(int argc, char **argv) {
         z = cli_read_f32("sample", noise_in);
         if (z.ndim != 4)
             cli_fail_in("sample", "%s: expected initial noise of shape (N, C, H, W), got %d dimensions", noise_in, z.ndim);
+        cli_require_finite("sample", noise_in, "noise", z.data, z.count);
         memcpy(job.noise_shape, z.shape, sizeof job.noise_shape);
         job.noise = z.data;
         job.noise_name = noise_in;
@@ -173,14 +193,18 @@ int cmd_sample(int argc, char **argv) {
     if (sample_job_run(&run, &err)) cli_fail_in("sample", "%s", err.msg);
 
     long N = run.n, shape[4] = {N, C, S, S};
+    long bad = lz_find_nonfinite(run.samples, N * C * S * S);
+    if (bad >= 0)
+        cli_fail_in("sample", "sampling produced a non-finite value (sample %ld); nothing was written",
+                    bad / ((long)C * S * S));
+    run_files_begin(&rf);
     if (npy_write(out, NPY_F32, 4, shape, run.samples, &err)) cli_fail_in("sample", "%s", err.msg);
     int64_t *y64 = lz_malloc(sizeof(int64_t) * (size_t)N, "labels");
     for (long i = 0; i < N; i++) y64[i] = run.labels[i];
-    char *lpath = NULL;
-    if (!labels_out) labels_out = lpath = labels_path_for(out);
     if (npy_write(labels_out, NPY_I64, 1, shape, y64, &err)) cli_fail_in("sample", "%s", err.msg);
     if (png && image_write_grid(png, run.samples, N, C, S, S, grid_cols, &err)) cli_fail_in("sample", "%s", err.msg);
     if (summary_out && sample_job_write_summary(&run, summary_out, &err)) cli_fail_in("sample", "%s", err.msg);
+    cli_publish(&rf, "sample");
     printf("wrote %ld samples (%s, %s, %d steps, cfg %g) in %.2fs to %s, labels to %s%s%s\n", N, sampler_name,
            policy_json(&run.policy), run.num_steps, cfg_scale, run.wall_seconds, out, labels_out, png ? ", grid to " : "",
            png ? png : "");
