@@ -14,6 +14,7 @@
 #include "cli/args.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "analysis/run_record.h"
 #include "model/io/atomic_file.h"
 #include "model/sampler.h"
 
@@ -118,11 +119,12 @@ static char *labels_path_for(const char *out) {
 
 int cmd_sample(int argc, char **argv) {
     const char *weights = NULL, *labels_in = NULL, *noise_in = NULL, *sampler_name = "ddim", *respacing = NULL,
-               *guide = NULL, *out = NULL, *labels_out = NULL, *png = NULL;
+               *guide = NULL, *out = NULL, *labels_out = NULL, *png = NULL, *record = NULL, *experiment = NULL,
+               *run_name = NULL;
     long n_arg = 0, seed = 0, class_k = -1;
     int steps = 50, batch = 0, heads = 0, grid_cols = 10;
     double eta = 0, cfg_scale = 1.5;
-    bool random_labels = false, clip = false, quiet = false;
+    bool random_labels = false, clip = false, quiet = false, record_rows = false;
     ArgSpec specs[] = {
         {"--weights", ARG_STRING, &weights, true, "DiT checkpoint (.safetensors)", false},
         {"--n", ARG_LONG, &n_arg, false, "number of samples (default: rows of --noise or length of --labels)", false},
@@ -149,11 +151,20 @@ int cmd_sample(int argc, char **argv) {
         {"--grid-cols", ARG_INT, &grid_cols, false, "images per grid row (default 10)", false},
         {"--heads", ARG_INT, &heads, false, "attention heads if the file does not say (default: inferred)", false},
         {"--quiet", ARG_FLAG, &quiet, false, "no progress bar (it is drawn only when stderr is a terminal)", false},
+        {"--record", ARG_STRING, &record, false,
+         "record the run into this SQLite result database (runs + module_steps; see README \"Results database\")",
+         false},
+        {"--experiment", ARG_STRING, &experiment, false,
+         "experiment name of the recorded run (default: the database's, or \"sample\")", false},
+        {"--run-name", ARG_STRING, &run_name, false, "name of the recorded run (default: policy, steps, seed, time, pid)",
+         false},
+        {"--record-rows", ARG_FLAG, &record_rows, false, "also record per-row records (module_rows; large)", false},
     };
     ArgParser p = {"sample",
                    "--weights W --n N [--labels Y.npy | --class K | --random-labels] [--noise Z.npy] --seed S\n"
                    "       [--sampler ddim|ddpm] [--steps 50] [--respacing 50] [--eta 0] [--clip] [--cfg-scale 1.5]\n"
-                   "       [--guide-channels 3|all] [--batch B] --out OUT.npy [--png GRID.png]",
+                   "       [--guide-channels 3|all] [--batch B] --out OUT.npy [--png GRID.png]\n"
+                   "       [--record DB [--experiment NAME] [--run-name NAME] [--record-rows]]",
                    "Samples N images with the official DiT loop (sample.py + ddim_sample_loop or\n"
                    "p_sample_loop). Defaults are LazyDiT's evaluation settings: respacing \"N\" with\n"
                    "N = --steps, DDIM, eta 0, no clipping, cfg 1.5. Without --noise, sample i starts\n"
@@ -174,6 +185,8 @@ int cmd_sample(int argc, char **argv) {
     if (!(eta >= 0) || !isfinite(eta)) return fail("--eta %g must be >= 0", eta);
     if (!isfinite(cfg_scale)) return fail("--cfg-scale must be a finite number");
     if (grid_cols < 1) return fail("--grid-cols %d must be >= 1", grid_cols);
+    if (!record && (experiment || run_name || record_rows))
+        return fail("--experiment, --run-name and --record-rows need --record DB");
     if (args_seen(&p, "--n") && n_arg <= 0) return fail("--n %ld must be >= 1", n_arg);
     if (steps < 1) return fail("--steps %d must be >= 1", steps);
     const int base_steps = 1000;  // the DiT schedule: 1000-step linear betas
@@ -253,7 +266,15 @@ int cmd_sample(int argc, char **argv) {
     if (sampler_init(&s, &m, &d, &o, &err)) FAIL("%s", err.msg);
 
     samples = lz_malloc(sizeof(float) * N * C * S * S, "samples");
-    if (sampler_run(&s, samples, labels, N, noise_in ? z.data : NULL, NULL, NULL, NULL, &err)) FAIL("%s", err.msg);
+    SampleRecordResult recorded;
+    if (record) {
+        SampleRecordRequest rq = {record, experiment, run_name, weights, respacing ? respacing : spacing_default, argc,
+                                  argv, record_rows};
+        if (record_sampler_run(&rq, &s, samples, labels, N, noise_in ? z.data : NULL, &recorded, &err))
+            FAIL("%s", err.msg);
+    } else if (sampler_run(&s, samples, labels, N, noise_in ? z.data : NULL, NULL, NULL, NULL, &err)) {
+        FAIL("%s", err.msg);
+    }
 
     long shape[4] = {N, C, S, S};
     if (npy_write(out, NPY_F32, 4, shape, samples, &err)) FAIL("%s", err.msg);
@@ -264,6 +285,9 @@ int cmd_sample(int argc, char **argv) {
     if (png && write_grid(png, samples, N, C, S, S, grid_cols, &err)) FAIL("%s", err.msg);
     printf("wrote %ld samples (%s, %d steps, cfg %g) to %s, labels to %s%s%s\n", N, sampler_name, d.num_steps,
            cfg_scale, out, labels_out, png ? ", grid to " : "", png ? png : "");
+    if (record)
+        printf("recorded run %lld '%s' (experiment '%s') in %s\n", (long long)recorded.run_id, recorded.name,
+               recorded.experiment, record);
     rc = 0;
 #undef FAIL
 done:

@@ -69,6 +69,7 @@ static void rt_fill(void *ctx, DitModuleView *v) {
             if (!proposed[b] || !r->has_prev[b]) continue;
             memcpy(v->y + b * row, r->prev + b * row, sizeof(float) * row);
             reuse[b] = 1;
+            v->skip[b] = 1;  // so hook sets after the runtime (a recorder) see every reused row
             r->acc.reused[idx]++;
             r->acc.reused_executed[idx]++;
         }
