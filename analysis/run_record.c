@@ -160,14 +160,15 @@ int run_record_finish(RunRecord *rr, const Sampler *s, const RunMetric *metrics,
         if (!st) goto out;
         for (int i = 0; i < n_metrics; i++) {
             const RunMetric *m = &metrics[i];
-            if (!isfinite(m->value)) {
-                lz_fail(err, "%s: metric %s of run %lld is %g: metrics must be finite numbers", db->path, m->name,
-                        (long long)rr->run_id, m->value);
+            if (isnan(m->value)) {
+                lz_fail(err, "%s: metric %s of run %lld is not a number", db->path, m->name, (long long)rr->run_id);
                 goto out;
             }
             rdb_bind_int64(st, ":run_id", rr->run_id);
             rdb_bind_text(st, ":name", m->name);
-            rdb_bind_double(st, ":value", m->value);
+            // +inf is a value (psnr of identical pairs), so it is stored as such, not as NULL
+            CHECK(sqlite3_bind_double(st, sqlite3_bind_parameter_index(st, ":value"), m->value) == SQLITE_OK,
+                  "binding a metric");
             rdb_bind_double(st, ":ci_low", m->ci_low);
             rdb_bind_double(st, ":ci_high", m->ci_high);
             rdb_bind_int64(st, ":n", m->n);

@@ -15,6 +15,8 @@ static const Command commands[] = {
     {"eval", cmd_eval, "all metrics of generated images vs the test split (FID/sFID/IS-proxy, P/R, KID, ...)"},
     {"sample", cmd_sample, "DDIM/DDPM sampling with classifier-free guidance to .npy (+ labels, PNG grid)"},
     {"noise", cmd_noise, "write torch.manual_seed(S); torch.randn(shape) as .npy, bit-exact"},
+    {"run", cmd_run, "run an experiment config (a sweep) into a result database, resumable, sharded"},
+    {"merge", cmd_merge, "merge result databases (shards of one experiment), idempotently"},
 };
 
 static void print_usage(FILE *f) {

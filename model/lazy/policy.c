@@ -169,7 +169,10 @@ int policy_create_json(Policy *p, const void *cjson_object, const char *where, L
     for (const cJSON *it = obj->child; it; it = it->next) {
         if (!strcmp(it->string, "name") || !strcmp(it->string, "modules")) continue;
         const PolicyOption *o = find_option(p->cls, it->string);
-        if (!o) return policy_free(p), lz_fail(err, "%s.%s: unknown option of policy %s", where, it->string, p->cls->name);
+        if (!o) {
+            const char *pname = p->cls->name;  // static: still valid after policy_free clears p
+            return policy_free(p), lz_fail(err, "%s.%s: unknown option of policy %s", where, it->string, pname);
+        }
         int k = (int)(o - p->cls->options);
         if (seen[k]) return policy_free(p), lz_fail(err, "%s.%s: given twice", where, it->string);
         seen[k] = 1;
