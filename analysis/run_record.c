@@ -12,8 +12,13 @@
 #include "model/base/sha256.h"
 
 static const char *policy_name_of(const Sampler *s) { return s->opt.policy ? s->opt.policy->cls->name : "ddim"; }
-static const char *policy_json_of(const Sampler *s) {
-    return s->opt.policy ? policy_json(s->opt.policy) : "{\"name\":\"ddim\",\"modules\":\"both\"}";
+// The policy's resolved config; a policy built by hand (not through
+// policy_create) has none, and is then named only.
+static const char *policy_json_of(const Sampler *s, char *buf, size_t len) {
+    const Policy *p = s->opt.policy;
+    if (p && policy_json(p)) return policy_json(p);
+    snprintf(buf, len, "{\"name\":\"%s\",\"modules\":\"both\"}", p ? p->cls->name : "ddim");
+    return buf;
 }
 
 // The caller's settings plus "bound": how the bound's terms were estimated,
@@ -106,7 +111,8 @@ int run_record_begin(RunRecord *rr, ResultDb *db, const RunRecordInfo *info, con
     rdb_bind_text(st, ":name", info->name);
     rdb_bind_text(st, ":model_sha256", hex);
     rdb_bind_text(st, ":policy", policy_name_of(s));
-    rdb_bind_text(st, ":policy_json", policy_json_of(s));
+    char pj[160];
+    rdb_bind_text(st, ":policy_json", policy_json_of(s, pj, sizeof pj));
     rdb_bind_int64(st, ":steps", K);
     rdb_bind_text(st, ":respacing", info->respacing);
     rdb_bind_text(st, ":sampler", s->opt.kind == SAMPLER_DDIM ? "ddim" : "ddpm");
