@@ -87,10 +87,14 @@ static int copy_run(ResultDb *db, char *const *sql, int64_t src_id, int64_t new_
 }
 
 static int merge_one(ResultDb *db, const char *in, char *const *sql, DbMergeStats *stats, LzError *err) {
+    char uri[2200];
+    if (rdb_read_uri(in, uri, sizeof uri, err)) return -1;
     sqlite3_stmt *att = rdb_prepare(db, "ATTACH DATABASE :path AS src", err);
     if (!att) return -1;
-    rdb_bind_text(att, ":path", in);
-    int rc = rdb_step_done(db, att, "attach the input", err);
+    rdb_bind_text(att, ":path", uri);
+    char what[1100];
+    snprintf(what, sizeof what, "attach %s", in);
+    int rc = rdb_step_done(db, att, what, err);
     sqlite3_finalize(att);
     if (rc) return -1;
     sqlite3_stmt *list = NULL, *find = NULL, *used = NULL;

@@ -30,8 +30,14 @@ typedef struct {
 // now, before any sampling.
 int rdb_open(ResultDb *r, const char *path, LzError *err);
 // Opens an existing database for reading only (merge inputs); checks the
-// schema version like rdb_open but never writes.
+// schema version like rdb_open but never writes. Works in a read-only
+// directory too (see rdb_read_uri).
 int rdb_open_readonly(ResultDb *r, const char *path, LzError *err);
+// The name to open or ATTACH path for reading: the path itself, or, in a
+// directory that cannot be written (so no -shm file can be made and nobody
+// can be writing there), "file:PATH?immutable=1". A -wal file next to it in
+// such a directory is an error (immutable would not see its pages).
+int rdb_read_uri(const char *path, char *uri, size_t len, LzError *err);
 void rdb_close(ResultDb *r);
 
 // Runs SQL without results (may hold several statements).

@@ -206,7 +206,13 @@ static int run_one(Runner *r, const ExpRun *run, double *t_sample, double *t_met
         goto out;
     }
     begun = 1;
-    if (run_record_sample(&rr, &s, r->samples, r->labels, e->n_samples, NULL, err)) goto failed;
+    if (run_record_sample(&rr, &s, r->samples, r->labels, e->n_samples, NULL, err)) {
+        if (recorder_error(&rr.rec, NULL)) {  // the database failed (module_rows): nothing more can be recorded
+            rc = -1;
+            goto out;
+        }
+        goto failed;
+    }
     *t_sample = rr.wall_s;
     double t0 = lz_now_seconds();
     int n_metrics = 0;
