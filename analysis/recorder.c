@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/base/clock.h"
 #include "model/base/parallel.h"
 
 static long slot(const Recorder *r, int layer, int module, int row) {
@@ -73,6 +74,7 @@ void recorder_reset(Recorder *r) {
     for (long i = 0; i < slots; i++) r->now[i].step = -1;
     for (long i = 0; i < cells * r->run_rows; i++) r->row_cos[i] = NAN;
     r->failed = 0;
+    r->t_fill = r->t_step = 0;
 }
 
 void recorder_free(Recorder *r) {
@@ -117,6 +119,7 @@ static void rec_fill(void *ctx, DitModuleView *v) {
     CHECK(st->step < r->K && v->B <= r->max_rows && st->first_sample + st->rows <= r->n_samples,
           "recorder: step %d of %d, %d rows (built for %d), samples up to %ld of %ld", st->step, r->K, v->B,
           r->max_rows, st->first_sample + st->rows, r->n_samples);
+    double t0 = lz_now_seconds();
     if (st->step == 0)  // a new chunk: forget the previous chunk's rows
         for (int b = 0; b < r->max_rows; b++) r->now[slot(r, v->layer, v->module, b)].step = -1;
     r->view = v;
@@ -143,6 +146,7 @@ static void rec_fill(void *ctx, DitModuleView *v) {
         if (!isnan(s->z_rel_dist)) a->zr_sum += s->z_rel_dist, a->n_zr++;
         if (!isnan(s->lipschitz)) a->lip_sum += s->lipschitz, a->n_lip++;
     }
+    r->t_fill += lz_now_seconds() - t0;
 }
 
 const DitHooks *recorder_hooks(Recorder *r) {
@@ -204,7 +208,9 @@ static int write_rows(Recorder *r, const SamplerStep *s) {
 void recorder_step(void *ctx, const SamplerStep *s) {
     Recorder *r = ctx;
     if (s->phase != SAMPLER_STEP_END || !r->opt.rows || !r->ins_row || r->failed) return;
+    double t0 = lz_now_seconds();
     if (write_rows(r, s)) r->failed = 1;
+    r->t_step += lz_now_seconds() - t0;
 }
 
 int recorder_error(const Recorder *r, LzError *err) {

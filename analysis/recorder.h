@@ -72,6 +72,7 @@ typedef struct {
     sqlite3_stmt *ins_row;
     int failed;
     LzError err;
+    double t_fill, t_step;  // seconds spent in the fill hook and in recorder_step (the recorder's own cost)
     DitHooks hooks;
 } Recorder;
 

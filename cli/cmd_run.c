@@ -10,13 +10,15 @@
 
 int cmd_run(int argc, char **argv) {
     const char *db = NULL, *shard = NULL;
-    bool quiet = false;
+    bool quiet = false, list = false;
     ArgSpec specs[] = {
-        {"--db", ARG_STRING, &db, true, "result database (SQLite; created if missing, resumed if it exists)", false},
+        {"--db", ARG_STRING, &db, false,
+         "result database (SQLite; created if missing, resumed if it exists; required unless --list)", false},
         {"--shard", ARG_STRING, &shard, false, "i/N: run only the runs k with k % N == i (0 <= i < N)", false},
+        {"--list", ARG_FLAG, &list, false, "print the runs (of the shard) with their run ids and exit", false},
         {"--quiet", ARG_FLAG, &quiet, false, "no progress lines", false},
     };
-    ArgParser p = {"run", "EXPERIMENT.json --db RESULTS.db [--shard i/N] [--quiet]",
+    ArgParser p = {"run", "EXPERIMENT.json --db RESULTS.db [--shard i/N] [--quiet] | EXPERIMENT.json --list [--shard i/N]",
                    "Runs every run of an experiment config (a cartesian sweep of policies and\n"
                    "sampler settings, docs/experiments.md) and records each into the database:\n"
                    "one runs row, module_steps per (step, layer, module), the requested metrics.\n"
@@ -29,6 +31,19 @@ int cmd_run(int argc, char **argv) {
     LzError err = {{0}};
     if (shard && experiment_parse_shard(shard, &o.shard_index, &o.shard_count, &err)) {
         fprintf(stderr, "lazydit run: %s (see lazydit run --help)\n", err.msg);
+        return 2;
+    }
+    if (list) {
+        Experiment e;
+        if (experiment_load(&e, o.config_path, &err)) cli_fail_in("run", "%s", err.msg);
+        for (int i = 0; i < e.n_runs; i++)
+            if (experiment_in_shard(&e.runs[i], o.shard_index, o.shard_count))
+                printf("%d\t%s\t%s\n", i + 1, e.runs[i].name, e.runs[i].config_json);
+        experiment_free(&e);
+        return 0;
+    }
+    if (!db) {
+        fprintf(stderr, "lazydit run: missing required option --db (see lazydit run --help)\n");
         return 2;
     }
     RunnerSummary s;
