@@ -271,6 +271,16 @@ int record_sampler_run(const SampleRecordRequest *req, Sampler *s, float *out, c
         goto out;
     }
     if (!present && rdb_meta_set(&db, "experiment", experiment, err)) goto out;
+    // A sweep database numbers its runs by the config (lazydit run): an ad-hoc
+    // run would take an id a later run of the sweep needs.
+    char sha[80];
+    int sweep = rdb_meta_get(&db, "config_sha256", sha, sizeof sha, err);
+    if (sweep < 0) goto out;
+    if (sweep) {
+        lz_fail(err, "%s: a `lazydit run` database of experiment '%s'; record single runs into another database",
+                db.path, experiment);
+        goto out;
+    }
     if (req->name) {
         snprintf(name, sizeof name, "%s", req->name);
     } else {

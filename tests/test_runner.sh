@@ -158,6 +158,9 @@ fi
 expect_fail "sample_record_other_experiment" "belongs to experiment 'other', not 'x'" \
     "$LAZYDIT" sample --weights models/fmnist_dit.safetensors --n 1 --steps 2 --out "$T/o2.npy" --quiet \
     --record "$T/other.db" --experiment x
+expect_fail "sample_record_refuses_sweep_database" "a .lazydit run. database of experiment 'runner_test'" \
+    "$LAZYDIT" sample --weights models/fmnist_dit.safetensors --n 1 --steps 2 --out "$T/o2.npy" --quiet \
+    --record "$T/m.db"
 
 # --- read-only directory: a new database and an existing one. As root, a
 # read-only tmpfs (root ignores directory permissions); if mounting is not
