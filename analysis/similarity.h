@@ -16,10 +16,11 @@ typedef struct {
     double yy;  // |Y_t|^2
     double pp;  // |Y_{t-1}|^2
     double yp;  // <Y_t, Y_{t-1}>
-    double dy;  // |Y_t - Y_{t-1}|^2 (summed from the differences, not from yy + pp - 2 yp)
+    double dy;  // |Y_t - Y_{t-1}|^2 = yy + pp - 2 yp
     double zz;  // |Z_t|^2
     double qq;  // |Z_{t-1}|^2
-    double dz;  // |Z_t - Z_{t-1}|^2
+    double zq;  // <Z_t, Z_{t-1}>
+    double dz;  // |Z_t - Z_{t-1}|^2 = zz + qq - 2 zq
 } SimSums;
 
 typedef struct {
