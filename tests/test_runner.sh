@@ -236,3 +236,10 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$T/full" && mount -t tmpfs -o size=4m tmpfs "
 else
     echo "# full-disk test skipped: it needs root to mount a small tmpfs (uid $(id -u))"
 fi
+
+# --- usage errors exit 2
+"$LAZYDIT" run "$T/x.json" --db "$T/u.db" --shard 2/2 >/dev/null 2>&1; r1=$?
+"$LAZYDIT" run "$T/x.json" >/dev/null 2>&1; r2=$?
+"$LAZYDIT" merge "$T/u.db" >/dev/null 2>&1; r3=$?
+"$LAZYDIT" merge --force "$T/u.db" "$T/a.db" >/dev/null 2>&1; r4=$?
+if [ "$r1$r2$r3$r4" = 2222 ] && [ ! -e "$T/u.db" ]; then pass "run_merge_usage_errors_exit_2"; else fail "run_merge_usage_errors_exit_2" "statuses $r1 $r2 $r3 $r4"; fi
