@@ -56,7 +56,7 @@ bench: all
 demo: all
 	BUILD=$(BUILD) bash experiments/demo.sh
 
-# The committed classifier and DiT against the training issue's bars (exit 1 if one misses).
+# The committed classifier and DiT against their quality bars (README; exit 1 if one misses).
 check-models: all
 	BUILD=$(BUILD) bash experiments/check_models.sh
 

@@ -1,18 +1,13 @@
 #include "cli/args.h"
 
+#include "cli/cli_common.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void usage_error(const ArgParser *p, const char *fmt, const char *a, const char *b) {
-    fprintf(stderr, "lazydit %s: ", p->command);
-    fprintf(stderr, fmt, a, b);
-    fprintf(stderr, " (see lazydit %s --help)\n", p->command);
-    exit(2);
-}
 
 void args_print_help(const ArgParser *p) {
     printf("usage: lazydit %s %s\n\n%s\n\noptions:\n", p->command, p->usage, p->about);
@@ -32,13 +27,13 @@ static void parse_value(const ArgParser *p, ArgSpec *s, const char *text) {
     switch (s->type) {
     case ARG_INT: {
         long v = strtol(text, &end, 10);
-        if (errno || !*text || *end || v < INT_MIN || v > INT_MAX) usage_error(p, "%s expects an integer, got '%s'", s->name, text);
+        if (errno || !*text || *end || v < INT_MIN || v > INT_MAX) cli_usage(p->command, "%s expects an integer, got '%s'", s->name, text);
         *(int *)s->value = (int)v;
         break;
     }
     case ARG_LONG: {
         long v = strtol(text, &end, 10);
-        if (errno || !*text || *end) usage_error(p, "%s expects an integer, got '%s'", s->name, text);
+        if (errno || !*text || *end) cli_usage(p->command, "%s expects an integer, got '%s'", s->name, text);
         *(long *)s->value = v;
         break;
     }
@@ -46,7 +41,7 @@ static void parse_value(const ArgParser *p, ArgSpec *s, const char *text) {
         double v = strtod(text, &end);
         // strtod also takes "nan" and "inf"; no option means anything by them
         if (errno || !*text || *end || !isfinite(v))
-            usage_error(p, "%s expects a finite number, got '%s'", s->name, text);
+            cli_usage(p->command, "%s expects a finite number, got '%s'", s->name, text);
         *(double *)s->value = v;
         break;
     }
@@ -73,26 +68,26 @@ void args_parse(ArgParser *p, int argc, char **argv) {
             ArgSpec *s = NULL;
             for (int k = 0; k < p->nspecs; k++)
                 if (strlen(p->specs[k].name) == len && !strncmp(p->specs[k].name, a, len)) s = &p->specs[k];
-            if (!s) usage_error(p, "unknown option '%s'%s", a, "");
-            if (s->seen) usage_error(p, "option %s given twice%s", s->name, "");
+            if (!s) cli_usage(p->command, "unknown option '%s'", a);
+            if (s->seen) cli_usage(p->command, "option %s given twice", s->name);
             s->seen = true;
             if (s->type == ARG_FLAG) {
-                if (eq) usage_error(p, "%s takes no value%s", s->name, "");
+                if (eq) cli_usage(p->command, "%s takes no value", s->name);
                 *(bool *)s->value = true;
                 continue;
             }
             const char *text = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!text) usage_error(p, "%s needs a value%s", s->name, "");
+            if (!text) cli_usage(p->command, "%s needs a value", s->name);
             parse_value(p, s, text);
         } else {
             if (p->npositional >= p->max_positional || p->npositional >= 8)
-                usage_error(p, "unexpected argument '%s'%s", a, "");
+                cli_usage(p->command, "unexpected argument '%s'", a);
             p->positional[p->npositional++] = a;
         }
     }
     for (int k = 0; k < p->nspecs; k++)
-        if (p->specs[k].required && !p->specs[k].seen) usage_error(p, "missing required option %s%s", p->specs[k].name, "");
-    if (p->npositional < p->min_positional) usage_error(p, "missing argument: %s%s", p->usage, "");
+        if (p->specs[k].required && !p->specs[k].seen) cli_usage(p->command, "missing required option %s", p->specs[k].name);
+    if (p->npositional < p->min_positional) cli_usage(p->command, "missing argument: %s", p->usage);
 }
 
 bool args_seen(const ArgParser *p, const char *name) {

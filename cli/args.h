@@ -29,7 +29,7 @@ typedef struct {
 } ArgParser;
 
 // Parses argv[1..argc) (argv[0] is the subcommand name). Prints help and exits 0
-// on --help/-h; prints a one-line error and exits 2 on bad usage.
+// on --help/-h; a usage error exits 2 through cli_usage (cli/cli_common.h).
 void args_parse(ArgParser *p, int argc, char **argv);
 bool args_seen(const ArgParser *p, const char *name);
 void args_print_help(const ArgParser *p);

@@ -24,15 +24,9 @@ int cmd_merge(int argc, char **argv) {
             args_print_help(&p);
             return 0;
         }
-        if (argv[i][0] == '-') {
-            fprintf(stderr, "lazydit merge: unknown option '%s' (see lazydit merge --help)\n", argv[i]);
-            return 2;
-        }
+        if (argv[i][0] == '-') cli_usage("merge", "unknown option '%s'", argv[i]);
     }
-    if (argc < 3) {
-        fprintf(stderr, "lazydit merge: missing argument: %s (see lazydit merge --help)\n", p.usage);
-        return 2;
-    }
+    if (argc < 3) cli_usage("merge", "missing argument: %s", p.usage);
     DbMergeStats st;
     LzError err = {{0}};
     if (db_merge(argv[1], (const char *const *)(argv + 2), argc - 2, &st, &err)) cli_fail_in("merge", "%s", err.msg);

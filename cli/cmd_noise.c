@@ -40,22 +40,16 @@ int cmd_noise(int argc, char **argv) {
                    "(torch 1.13, float32), e.g. the initial noise for `lazydit sample --noise`.",
                    specs, sizeof specs / sizeof specs[0], 0, 0, {0}, 0};
     args_parse(&p, argc, argv);
-    if (seed < 0) {
-        fprintf(stderr, "lazydit noise: --seed %ld must be >= 0\n", seed);
-        return 2;
-    }
+    if (seed < 0) cli_usage("noise", "--seed %ld must be >= 0", seed);
     long shape[NPY_MAX_DIMS], count;
     int nd = parse_shape(shape_text, shape, &count);
-    if (nd < 0) {
-        fprintf(stderr, "lazydit noise: --shape '%s' must be 1 to %d positive comma-separated integers\n", shape_text,
-                NPY_MAX_DIMS);
-        return 2;
-    }
+    if (nd < 0)
+        cli_usage("noise", "--shape '%s' must be 1 to %d positive comma-separated integers", shape_text, NPY_MAX_DIMS);
     float *z = lz_malloc(sizeof(float) * count, "noise");
     TorchRng g;
     rng_seed(&g, (uint64_t)seed);
     rng_randn(&g, z, count);  // randn(shape) equals randn(count) reshaped
-    cli_write_f32(out, nd, shape, z);
+    cli_write_f32("noise", out, nd, shape, z);
     free(z);
     return 0;
 }

@@ -29,10 +29,7 @@ int cmd_run(int argc, char **argv) {
     args_parse(&p, argc, argv);
     RunnerOptions o = {p.positional[0], db, 0, 1, quiet ? NULL : stdout};
     LzError err = {{0}};
-    if (shard && experiment_parse_shard(shard, &o.shard_index, &o.shard_count, &err)) {
-        fprintf(stderr, "lazydit run: %s (see lazydit run --help)\n", err.msg);
-        return 2;
-    }
+    if (shard && experiment_parse_shard(shard, &o.shard_index, &o.shard_count, &err)) cli_usage("run", "%s", err.msg);
     if (list) {
         Experiment e;
         if (experiment_load(&e, o.config_path, &err)) cli_fail_in("run", "%s", err.msg);
@@ -42,10 +39,7 @@ int cmd_run(int argc, char **argv) {
         experiment_free(&e);
         return 0;
     }
-    if (!db) {
-        fprintf(stderr, "lazydit run: missing required option --db (see lazydit run --help)\n");
-        return 2;
-    }
+    if (!db) cli_usage("run", "missing required option --db");
     RunnerSummary s;
     int rc = runner_run(&o, &s, &err);
     if (rc < 0) cli_fail_in("run", "%s", err.msg);

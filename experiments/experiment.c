@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/eval_job.h"
 #include "model/base/sha256.h"
 #include "model/diffusion.h"
 #include "model/io/json_config.h"
@@ -155,8 +156,8 @@ static const char *const top_keys[] = {"name",      "model",   "gates",    "head
                                        "labels",    "policy",  "steps",    "respacing", "sampler",    "eta",
                                        "cfg_scale", "seed",    "metrics",  "record_rows", "runs"};
 static const char *const group_keys[] = {"name", "policy", "steps", "respacing", "sampler", "eta", "cfg_scale", "seed"};
-static const char *const metric_keys[] = {"compute", "bootstrap", "seed", "classifier", "cache_dir", "reference_steps",
-                                          "per_sample"};
+static const char *const metric_keys[] = {"compute",         "bootstrap",  "seed",    "classifier",
+                                          "cache_dir",       "reference_steps", "per_sample", "quantize"};
 #define NKEYS(a) ((int)(sizeof a / sizeof a[0]))
 
 static int valid_name(const char *s) {
@@ -168,8 +169,9 @@ static int valid_name(const char *s) {
 
 static int read_metrics(Ctx *c, const cJSON *m, ExpMetrics *out) {
     memset(out, 0, sizeof *out);
-    out->classifier = "models/classifier.safetensors";
-    out->cache_dir = "results/cache";
+    out->classifier = EVAL_DEFAULT_CLASSIFIER;
+    out->cache_dir = REFSTATS_DEFAULT_CACHE_DIR;
+    out->quantize = true;
     if (!m) return 0;
     if (!cJSON_IsObject(m)) return perr(c, "metrics", "must be an object");
     if (check_keys(c, m, "metrics", metric_keys, NKEYS(metric_keys))) return -1;
@@ -212,6 +214,8 @@ static int read_metrics(Ctx *c, const cJSON *m, ExpMetrics *out) {
         out->reference_steps = (int)ll;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(m, "per_sample")) && read_bool(c, v, "metrics.per_sample", &out->per_sample))
+        return -1;
+    if ((v = cJSON_GetObjectItemCaseSensitive(m, "quantize")) && read_bool(c, v, "metrics.quantize", &out->quantize))
         return -1;
     return 0;
 }
@@ -274,6 +278,7 @@ static char *run_config_json(const Experiment *e, const ExpRun *r) {
         cJSON_AddNumberToObject(o, "metrics_seed", (double)e->metrics.seed);
         cJSON_AddStringToObject(o, "classifier", e->metrics.classifier);
         cJSON_AddNumberToObject(o, "reference_steps", e->metrics.reference_steps);
+        cJSON_AddBoolToObject(o, "quantize", e->metrics.quantize);
     }
     char *text = cJSON_PrintUnformatted(o);
     CHECK(text, "out of memory printing a run config");

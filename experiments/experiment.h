@@ -47,6 +47,7 @@ typedef struct {
     const char *cache_dir;  // reference statistics cache
     int reference_steps;    // PSNR/SSIM reference: full-compute run with this many steps (0 = the run's own)
     bool per_sample;        // sample_metrics: psnr, ssim, predicted_label per sample
+    bool quantize;          // score the 8-bit form of the samples (default true, as lazydit eval)
 } ExpMetrics;
 
 typedef struct {

@@ -31,6 +31,7 @@ typedef struct {
     Experiment e;
     ResultDb db;
     DitModel m;
+    DiffusionSchedule sched;  // the schedule the model was trained with (checkpoint metadata)
     int model_loaded;
     uint8_t model_sha[SHA256_BYTES];
     WeightNorms wn;
@@ -111,7 +112,7 @@ static int load_model(Runner *r, LzError *err) {
     DitConfig cfg;
     float *params = NULL;
     if (sha256_file(e->model, r->model_sha, err)) return -1;
-    if (dit_load(e->model, e->heads, &cfg, &params, err)) return -1;
+    if (dit_load_with_schedule(e->model, e->heads, &cfg, &params, &r->sched, err)) return -1;
     int guided = 0;
     for (int i = 0; i < e->n_runs; i++) guided |= e->runs[i].cfg_scale != 1.0;
     dit_build(&r->m, &cfg, params, guided ? 2 * e->batch : e->batch, 0);
@@ -160,7 +161,7 @@ static const float *reference_samples(Runner *r, const ExpRun *run, LzError *err
     c->key[0] = 0;
     Diffusion d = {0};
     Sampler s = {0};
-    int rc = diffusion_create(&d, "linear", 1000, respacing, err);
+    int rc = diffusion_create_for(&d, &r->sched, respacing, err);
     SamplerOptions o = sampler_options(r, run, NULL);
     if (!rc) rc = sampler_init(&s, &r->m, &d, &o, err);
     if (!rc) rc = sampler_run(&s, c->images, r->labels, r->e.n_samples, NULL, NULL, NULL, NULL, err);
@@ -184,7 +185,7 @@ static int run_one(Runner *r, const ExpRun *run, double *t_sample, double *t_met
     RunRecord rr;
     memset(&rr, 0, sizeof rr);
     if (load_model(r, err)) return -1;  // the same for every run: nothing else could work
-    if (diffusion_create(&d, "linear", 1000, run->respacing, err)) goto out;
+    if (diffusion_create_for(&d, &r->sched, run->respacing, err)) goto out;
     char where[1200];
     snprintf(where, sizeof where, "%s: %s", e->path, run->policy_where);
     if (policy_create_json(&p, run->policy, where, err)) goto out;

@@ -149,17 +149,35 @@ void cls_maxpool2_backward(float *dinp, const float *dout, const int *idx, int B
     }
 }
 
+// Softmax of one row, max-subtracted (keeps exp() finite) and summed in
+// double; returns log(sum exp(z)) for the cross-entropy. p may alias z.
+static double softmax_row(float *p, const float *z, int K) {
+    double mx = z[0];
+    for (int k = 1; k < K; k++)
+        if (z[k] > mx) mx = z[k];
+    double sum = 0;
+    for (int k = 0; k < K; k++) sum += exp(z[k] - mx);
+    for (int k = 0; k < K; k++) p[k] = (float)(exp(z[k] - mx) / sum);
+    return log(sum) + mx;
+}
+
+void cls_softmax(float *probs, const float *logits, long B, int K) {
+    for (long b = 0; b < B; b++) softmax_row(probs + b * K, logits + b * K, K);
+}
+
+int cls_argmax(const float *z, int K) {
+    int best = 0;
+    for (int k = 1; k < K; k++)
+        if (z[k] > z[best]) best = k;
+    return best;
+}
+
 void cls_softmax_xent_forward(float *losses, float *probs, const float *logits, const int *labels, int B, int K) {
     for (int b = 0; b < B; b++) {
         const float *z = logits + (long)b * K;
-        float *p = probs + (long)b * K;
-        double mx = z[0];
-        for (int k = 1; k < K; k++)
-            if (z[k] > mx) mx = z[k];
-        double sum = 0;  // subtracting the max keeps exp() finite
-        for (int k = 0; k < K; k++) sum += exp(z[k] - mx);
-        for (int k = 0; k < K; k++) p[k] = (float)(exp(z[k] - mx) / sum);
-        if (losses) losses[b] = (float)(log(sum) + mx - z[labels[b]]);
+        double target = losses ? z[labels[b]] : 0;  // read before probs is written (it may alias)
+        double lse = softmax_row(probs + (long)b * K, z, K);
+        if (losses) losses[b] = (float)(lse - target);
     }
 }
 
@@ -339,7 +357,7 @@ static void forward_chunked(Classifier *m, const float *images, long n, float *l
         memcpy(m->acts.in, images + s * per, sizeof(float) * (size_t)(b * per));
         forward_rows(m, b);
         if (logits) memcpy(logits + s * K, m->acts.logits, sizeof(float) * (size_t)(b * K));
-        if (probs) cls_softmax_xent_forward(NULL, probs + s * K, m->acts.logits, NULL, b, (int)K);
+        if (probs) cls_softmax(probs + s * K, m->acts.logits, b, (int)K);
         if (penultimate) memcpy(penultimate + s * D, m->acts.a4, sizeof(float) * (size_t)(b * D));
         if (spatial) memcpy(spatial + s * S, m->acts.p2, sizeof(float) * (size_t)(b * S));
     }
@@ -353,13 +371,6 @@ void classifier_probs(Classifier *m, const float *images, long n, float *probs) 
     forward_chunked(m, images, n, NULL, probs, NULL, NULL);
 }
 
-static int argmax(const float *z, int K) {
-    int best = 0;
-    for (int k = 1; k < K; k++)
-        if (z[k] > z[best]) best = k;
-    return best;
-}
-
 long classifier_count_correct(Classifier *m, const float *images, const int *labels, long n) {
     const ClassifierConfig *c = &m->cfg;
     const long per = (long)c->in_c * c->h * c->w;
@@ -368,7 +379,7 @@ long classifier_count_correct(Classifier *m, const float *images, const int *lab
         int b = (int)(n - s < m->max_batch ? n - s : m->max_batch);
         memcpy(m->acts.in, images + s * per, sizeof(float) * (size_t)(b * per));
         forward_rows(m, b);
-        for (int i = 0; i < b; i++) correct += argmax(m->acts.logits + (long)i * c->num_classes, c->num_classes) == labels[s + i];
+        for (int i = 0; i < b; i++) correct += cls_argmax(m->acts.logits + (long)i * c->num_classes, c->num_classes) == labels[s + i];
     }
     return correct;
 }
@@ -386,7 +397,7 @@ double classifier_forward_train(Classifier *m, const float *images, const int *l
     long ok = 0;
     for (int i = 0; i < n; i++) {
         loss += m->acts.losses[i];
-        ok += argmax(m->acts.logits + (long)i * c->num_classes, c->num_classes) == labels[i];
+        ok += cls_argmax(m->acts.logits + (long)i * c->num_classes, c->num_classes) == labels[i];
     }
     if (correct) *correct = ok;
     return loss / n;

@@ -223,6 +223,11 @@ static const StTensor *need(const StFile *f, const char *path, const char *name,
 }
 
 int dit_load(const char *path, int heads, DitConfig *c, float **base_out, LzError *err) {
+    return dit_load_with_schedule(path, heads, c, base_out, NULL, err);
+}
+
+int dit_load_with_schedule(const char *path, int heads, DitConfig *c, float **base_out, DiffusionSchedule *schedule,
+                           LzError *err) {
     StFile f;
     if (st_read(path, &f, err)) return -1;
     int rc = -1;
@@ -316,6 +321,9 @@ int dit_load(const char *path, int heads, DitConfig *c, float **base_out, LzErro
             goto done;
         }
     }
+    if (schedule && diffusion_schedule_from_meta(schedule, st_meta(&f, "diffusion_schedule"),
+                                                 st_meta(&f, "diffusion_steps"), path, err))
+        goto done;
     base = lz_malloc(sizeof(float) * table.total, "DiT parameters");
     for (int i = 0; i < table.ntensors; i++) {
         const DitTensorInfo *e = &table.tensors[i];
@@ -332,6 +340,13 @@ done:
 }
 
 int dit_save(const char *path, const DitConfig *c, const float *base, LzError *err) {
+    return dit_save_with_schedule(path, c, base, NULL, err);
+}
+
+int dit_save_with_schedule(const char *path, const DitConfig *c, const float *base, const DiffusionSchedule *schedule,
+                           LzError *err) {
+    DiffusionSchedule sched = schedule ? *schedule : diffusion_schedule_default();
+    if (schedule && diffusion_schedule_resolve(&sched, path, err)) return -1;
     DitTensorTable table;
     dit_tensor_table_build(&table, c);
     StWriteTensor *w = lz_calloc(table.ntensors, sizeof *w, "safetensors write list");
@@ -344,9 +359,12 @@ int dit_save(const char *path, const DitConfig *c, const float *base, LzError *e
     char heads[16], name[32];
     snprintf(heads, sizeof heads, "%d", c->heads);
     dit_config_name(c, name, sizeof name);
-    const char *keys[] = {"num_heads", "config", "format"};
-    const char *values[] = {heads, name, "lazydit-dit"};
-    int rc = st_write(path, w, table.ntensors, keys, values, 3, err);
+    char steps[16];
+    diffusion_schedule_steps_text(&sched, steps, sizeof steps);
+    const char *keys[] = {"num_heads", "config", "format", "diffusion_schedule", "diffusion_steps"};
+    const char *values[] = {heads, name, "lazydit-dit", sched.name, steps};
+    // without a schedule (lazydit init) the file says nothing: readers assume the default
+    int rc = st_write(path, w, table.ntensors, keys, values, schedule ? 5 : 3, err);
     free(w);
     dit_tensor_table_free(&table);
     return rc;

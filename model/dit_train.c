@@ -13,10 +13,11 @@ void dit_trainer_init(DitTrainer *tr, const DitConfig *cfg, float *params, const
     CHECK(hp->batch > 0 && ndata >= hp->batch, "trainer: batch %d needs at least that many images (have %ld)",
           hp->batch, ndata);
     tr->hp = *hp;
+    LzError err;
+    CHECK(diffusion_schedule_resolve(&tr->hp.schedule, "trainer", &err) == 0, "%s", err.msg);
     dit_build(&tr->model, cfg, params, hp->batch, 1);
     dit_grads_build(&tr->grads, &tr->model, 1);
-    LzError err;
-    CHECK(diffusion_create(&tr->diffusion, "linear", 1000, "", &err) == 0, "trainer: %s", err.msg);
+    CHECK(diffusion_create_for(&tr->diffusion, &tr->hp.schedule, "", &err) == 0, "trainer: %s", err.msg);
     dit_tensor_table_build(&tr->table, cfg);
     long P = dit_param_count(cfg);
     tr->opt_memory = lz_calloc(3 * P, sizeof(float), "AdamW moments and EMA");
@@ -141,8 +142,8 @@ void dit_trainer_step(DitTrainer *tr, const Dataset *ds) {
     }
 
     long t1 = tr->step + 1;
-    double lr = tr->hp.lr;
-    if (tr->hp.lr_warmup > 0 && t1 < tr->hp.lr_warmup) lr *= (double)t1 / tr->hp.lr_warmup;
+    LrSchedule sched = {tr->hp.lr, tr->hp.lr_warmup, LR_DECAY_NONE, 0};
+    double lr = lr_schedule_at(&sched, tr->step);
     tr->lr_now = lr;
     AdamWConfig opt = {lr, 0.9, 0.999, 1e-8, tr->hp.weight_decay};
     for (int i = 0; i < tr->table.ntensors; i++) {
@@ -175,11 +176,14 @@ int dit_trainer_save(const DitTrainer *tr, const char *path, const char *config_
     snprintf(heads, sizeof heads, "%d", c->heads);
     snprintf(shape_text, sizeof shape_text, "input %d patch %d channels %d hidden %d depth %d heads %d classes %d sigma %d",
              c->input_size, c->patch, c->in_channels, c->hidden, c->depth, c->heads, c->num_classes, c->learn_sigma);
-    const char *keys[] = {"format", "step", "seed", "num_heads", "model", "rng", "train_config"};
+    char dsteps[16];
+    diffusion_schedule_steps_text(&tr->hp.schedule, dsteps, sizeof dsteps);
+    const char *keys[] = {"format", "step", "seed", "num_heads", "model", "rng", "train_config",
+                          "diffusion_schedule", "diffusion_steps"};
     const char *values[] = {"lazydit-train-checkpoint", step, seed, heads, shape_text,
                             "stateless: every draw of step s comes from splitmix64(seed, stream, s)",
-                            config_text ? config_text : ""};
-    return st_write(path, w, 4, keys, values, 7, err);
+                            config_text ? config_text : "", tr->hp.schedule.name, dsteps};
+    return st_write(path, w, 4, keys, values, 9, err);
 }
 
 int dit_trainer_load(DitTrainer *tr, const char *path, LzError *err) {
@@ -195,6 +199,15 @@ int dit_trainer_load(DitTrainer *tr, const char *path, LzError *err) {
     if (strtoull(seed, NULL, 10) != tr->hp.seed) {
         lz_fail(err, "%s: checkpoint seed %s differs from the config seed %llu; resuming would change the run", path,
                 seed, (unsigned long long)tr->hp.seed);
+        goto done;
+    }
+    DiffusionSchedule sched;
+    if (diffusion_schedule_from_meta(&sched, st_meta(&f, "diffusion_schedule"), st_meta(&f, "diffusion_steps"), path,
+                                     err))
+        goto done;
+    if (strcmp(sched.name, tr->hp.schedule.name) || sched.steps != tr->hp.schedule.steps) {
+        lz_fail(err, "%s: checkpoint trained with the %s %d-step schedule, the config says %s %d; resuming would change "
+                "the run", path, sched.name, sched.steps, tr->hp.schedule.name, tr->hp.schedule.steps);
         goto done;
     }
     const char *names[4] = {"params", "ema", "adam_m", "adam_v"};

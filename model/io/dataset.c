@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "model/io/idx.h"
+#include "model/io/image.h"
 #include "model/io/npy.h"
 #include "model/base/prng.h"
 
@@ -51,7 +52,7 @@ int dataset_load_idx(Dataset *ds, const char *images_path, const char *labels_pa
     ds->w = (int)im.dims[2];
     ds->images = lz_malloc(sizeof(float) * (size_t)im.count, "dataset images");
     // 0..255 -> [-1, 1]: the same affine map as torchvision ToTensor + Normalize(0.5, 0.5).
-    for (long i = 0; i < im.count; i++) ds->images[i] = (float)(im.data[i] / 127.5 - 1.0);
+    image_from_u8(ds->images, im.data, im.count);
     idx_free(&im);
     set_labels(ds, labels);
     snprintf(ds->source, sizeof ds->source, "%s", images_path);
@@ -149,8 +150,7 @@ int dataset_load_npy(Dataset *ds, const char *images_path, const char *labels_pa
     ds->w = w;
     ds->images = lz_malloc(sizeof(float) * (size_t)im.count, "dataset images");
     if (im.dtype == NPY_U8) {
-        const unsigned char *p = im.data;
-        for (long i = 0; i < im.count; i++) ds->images[i] = (float)(p[i] / 127.5 - 1.0);
+        image_from_u8(ds->images, im.data, im.count);
     } else if (im.dtype == NPY_F32) {
         memcpy(ds->images, im.data, sizeof(float) * (size_t)im.count);
     } else {
