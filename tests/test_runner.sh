@@ -237,6 +237,39 @@ else
     echo "# full-disk test skipped: it needs root to mount a small tmpfs (uid $(id -u))"
 fi
 
+# --- image metrics through the evaluation job equal lazydit eval on the same samples
+CACHE="${TEST_TMP:-$T}/eval_refcache"  # shared with the eval tests (content-keyed)
+cat >"$T/met.json" <<EOF
+{"name": "metrics_test", "model": "models/fmnist_dit.safetensors", "n_samples": 12, "batch": 12, "steps": 4, "seed": 3,
+ "metrics": {"compute": ["fid", "kid", "class_consistency", "is", "precision"], "bootstrap": 20, "per_sample": true,
+             "cache_dir": "$CACHE"},
+ "runs": [{"name": "ddim"}]}
+EOF
+"$LAZYDIT" run "$T/met.json" --db "$T/met.db" --quiet >"$T/met.log" 2>&1
+"$LAZYDIT" sample --weights models/fmnist_dit.safetensors --n 12 --batch 12 --steps 4 --seed 3 --quiet \
+    --out "$T/met.npy" >/dev/null 2>&1
+"$LAZYDIT" eval --samples "$T/met.npy" --labels "$T/met_labels.npy" --cache-dir "$CACHE" --json >"$T/met_eval.json" 2>/dev/null
+ok=$(sqlite3 "$T/met.db" "SELECT name || '=' || printf('%.17g', value) || ' ' ||
+        (ci_low IS NOT NULL AND ci_low <= value AND value <= ci_high OR name IN ('is', 'precision'))
+        FROM metrics ORDER BY name" | "${PYTHON:-python3}" -c '
+import json, sys
+ev = json.load(open(sys.argv[1]))
+key = {"fid": "fid", "kid": "kid_mean", "class_consistency": "class_consistency", "is": "is_mean", "precision": "precision"}
+bad, rows = [], [l for l in sys.stdin.read().split("\n") if l]
+for line in rows:
+    nv, ci = line.split(" ")
+    name, v = nv.split("=")
+    if abs(float(v) - ev[key[name]]) > 1e-9 * max(1.0, abs(ev[key[name]])) or ci != "1":
+        bad.append(f"{name} {v} vs {ev[key[name]]} (interval ok {ci})")
+print("ok" if len(rows) == 5 and not bad else "; ".join(bad) or f"{len(rows)} metric rows")
+' "$T/met_eval.json" 2>&1)
+per=$(sqlite3 "$T/met.db" "SELECT count(*) FROM sample_metrics WHERE name = 'predicted_label'")
+if [ "$ok" = ok ] && [ "$per" = 12 ]; then
+    pass "runner_metrics_equal_lazydit_eval"
+else
+    fail "runner_metrics_equal_lazydit_eval" "$ok; $per predicted labels; $(tail -n 2 "$T/met.log")"
+fi
+
 # --- usage errors exit 2
 "$LAZYDIT" run "$T/x.json" --db "$T/u.db" --shard 2/2 >/dev/null 2>&1; r1=$?
 "$LAZYDIT" run "$T/x.json" >/dev/null 2>&1; r2=$?
