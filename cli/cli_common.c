@@ -27,12 +27,38 @@ void cli_fail_in(const char *command, const char *fmt, ...) {
     exit(1);
 }
 
+void cli_input(RunFiles *rf, const char *command, const char *path) {
+    LzError err;
+    if (run_files_input(rf, path, &err)) cli_fail_in(command, "%s", err.msg);
+}
+
+void cli_output(RunFiles *rf, const char *command, const char *path, int flags) {
+    LzError err;
+    if (run_files_output(rf, path, flags, &err)) cli_fail_in(command, "%s", err.msg);
+}
+
+void cli_publish(RunFiles *rf, const char *command) {
+    LzError err;
+    if (run_files_publish(rf, &err)) cli_fail_in(command, "%s", err.msg);
+    run_files_free(rf);
+}
+
+void cli_require_finite(const char *command, const char *path, const char *what, const float *x, long n) {
+    LzError err;
+    if (lz_check_finite(path, what, x, n, &err)) cli_fail_in(command, "%s", err.msg);
+}
+
 void cli_load_dit(const char *command, DitModel *m, const char *path, int heads, int max_batch, int training,
                   DiffusionSchedule *schedule) {
+    cli_load_dit_flags(command, m, path, heads, 0, max_batch, training, schedule);
+}
+
+void cli_load_dit_flags(const char *command, DitModel *m, const char *path, int heads, int flags, int max_batch,
+                        int training, DiffusionSchedule *schedule) {
     DitConfig cfg;
     float *params = NULL;
     LzError err;
-    if (dit_load_with_schedule(path, heads, &cfg, &params, schedule, &err)) cli_fail_in(command, "%s", err.msg);
+    if (dit_load_ex(path, heads, flags, &cfg, &params, schedule, &err)) cli_fail_in(command, "%s", err.msg);
     dit_build(m, &cfg, params, max_batch, training);
 }
 
@@ -57,11 +83,11 @@ void cli_write_f32(const char *command, const char *path, int ndim, const long *
 
 int cli_parse_guide_channels(const char *command, const char *text, const DitConfig *c) {
     if (!strcmp(text, "all")) return c->in_channels;
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (!*text || *end || v < 1 || v > 1024)
-        cli_usage(command, "--guide-channels expects a positive integer or 'all', got '%s'", text);
-    return (int)v;
+    // Like the official eps[:, :k] slice, k beyond the output channels means all of them.
+    int v;
+    if (lz_parse_int(text, 1, 1024, &v))
+        cli_usage(command, "--guide-channels expects an integer in 1..1024 or 'all', got '%.40s'", text);
+    return v;
 }
 
 const char *cli_si(double v, char *buf, int buflen) {

@@ -42,14 +42,27 @@ int cmd_classify(int argc, char **argv) {
     o.want_penultimate = features_out != NULL;
     o.want_spatial = spatial_out != NULL;
 
+    // Inputs and outputs are checked before any work; the outputs appear
+    // together once every one of them is written.
+    RunFiles rf;
+    run_files_init(&rf);
+    cli_input(&rf, "classify", o.weights);
+    if (o.images) cli_input(&rf, "classify", o.images);
+    if (o.labels) cli_input(&rf, "classify", o.labels);
+    const char *outs[] = {logits_out, probs_out, features_out, spatial_out};
+    for (int i = 0; i < 4; i++)
+        if (outs[i]) cli_output(&rf, "classify", outs[i], RF_STAGED);
+
     LzError err = {{0}};
     ClassifyResult r;
     if (classify_run(&r, &o, &err)) cli_fail_in("classify", "%s", err.msg);
     const long n = r.n;
+    run_files_begin(&rf);
     if (logits_out) cli_write_f32("classify", logits_out, 2, (long[]){n, r.num_classes}, r.logits);
     if (probs_out) cli_write_f32("classify", probs_out, 2, (long[]){n, r.num_classes}, r.probs);
     if (features_out) cli_write_f32("classify", features_out, 2, (long[]){n, r.pen_dim}, r.penultimate);
     if (spatial_out) cli_write_f32("classify", spatial_out, 2, (long[]){n, r.spatial_dim}, r.spatial);
+    cli_publish(&rf, "classify");
     if (r.has_labels) {
         double acc = (double)r.correct / (double)n;
         printf("accuracy %.4f (%ld/%ld) %s\n", acc, r.correct, n, r.source);

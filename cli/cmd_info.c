@@ -9,9 +9,12 @@
 
 int cmd_info(int argc, char **argv) {
     int heads = 0, steps = 50;
+    bool allow_nonfinite = false;
     ArgSpec specs[] = {
         {"--heads", ARG_INT, &heads, false, "attention heads if the file does not say", false},
         {"--steps", ARG_INT, &steps, false, "sampling steps for the per-sample MAC total (default 50)", false},
+        {"--allow-nonfinite", ARG_FLAG, &allow_nonfinite, false,
+         "describe a checkpoint even if it holds NaN or infinite weights (e.g. a diverged run)", false},
     };
     ArgParser p = {"info", "W.safetensors [--heads H] [--steps 50]",
                    "Prints the configuration inferred from the tensors, the parameter count and\n"
@@ -27,7 +30,8 @@ int cmd_info(int argc, char **argv) {
     if (heads < 0) cli_usage("info", "--heads %d must be >= 1 (or 0: inferred)", heads);
     if (steps < 1) cli_usage("info", "--steps %d must be >= 1", steps);
     DiffusionSchedule sched;
-    if (dit_load_with_schedule(path, heads, &c, &params, &sched, &err)) cli_fail_in("info", "%s", err.msg);
+    if (dit_load_ex(path, heads, allow_nonfinite ? DIT_LOAD_ALLOW_NONFINITE : 0, &c, &params, &sched, &err))
+        cli_fail_in("info", "%s", err.msg);
     free(params);
     char name[32], b1[32], b2[32], b3[32], b4[32];
     DitMacs m = dit_macs(&c);

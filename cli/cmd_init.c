@@ -35,6 +35,14 @@ int cmd_init(int argc, char **argv) {
                    .learn_sigma = learn_sigma};
     LzError err;
     if (dit_config_named(&c, config, &err)) cli_usage("init", "--config: %s", err.msg);
+    const char *names[3] = {"--depth", "--hidden", "--heads"};
+    const int vals[3] = {depth, hidden, heads};
+    for (int i = 0; i < 3; i++)
+        if (args_seen(&p, names[i]) && vals[i] < 1) cli_usage("init", "%s %d must be >= 1", names[i], vals[i]);
+    RunFiles rf;
+    run_files_init(&rf);
+    cli_output(&rf, "init", out, 0);
+    run_files_free(&rf);
     if (depth) c.depth = depth;
     if (hidden) c.hidden = hidden, c.mlp_hidden = 4 * hidden;
     if (heads) c.heads = heads;

@@ -109,6 +109,21 @@ int cmd_sample(int argc, char **argv) {
         cli_usage("sample", "--experiment, --run-name and --record-rows need --record DB");
     if (args_seen(&p, "--n") && n_arg <= 0) return fail("--n %ld must be >= 1", n_arg);
     if (steps < 1) return fail("--steps %d must be >= 1", steps);
+    if (args_seen(&p, "--heads") && heads < 1) cli_usage("sample", "--heads %d must be >= 1 (leave it out to infer)", heads);
+
+    // Every file of the run is declared and checked before any work: no output
+    // may be an input or another output, and the outputs (samples, labels,
+    // grid) appear together only when the whole run has succeeded.
+    RunFiles rf;
+    run_files_init(&rf);
+    char *lpath = NULL;
+    if (!labels_out) labels_out = lpath = labels_path_for(out);
+    cli_input(&rf, "sample", weights);
+    if (labels_in) cli_input(&rf, "sample", labels_in);
+    if (noise_in) cli_input(&rf, "sample", noise_in);
+    cli_output(&rf, "sample", out, RF_STAGED);
+    cli_output(&rf, "sample", labels_out, RF_STAGED);
+    if (png) cli_output(&rf, "sample", png, RF_STAGED);
 
     // Everything below is released at `done`, on success and on error alike.
     int rc = 1;
@@ -119,7 +134,6 @@ int cmd_sample(int argc, char **argv) {
     int *labels = NULL;
     float *samples = NULL;
     int64_t *y64 = NULL;
-    char *lpath = NULL;
     LzError err;
 #define FAIL(...)          \
     do {                   \
@@ -131,6 +145,7 @@ int cmd_sample(int argc, char **argv) {
     if (noise_in) {
         z = cli_read_f32("sample", noise_in);
         if (z.ndim != 4) FAIL("%s: expected initial noise of shape (N, C, H, W), got %d dimensions", noise_in, z.ndim);
+        cli_require_finite("sample", noise_in, "noise", z.data, z.count);
     }
     if (labels_in) {
         yin = cli_read_i64("sample", labels_in);
@@ -196,12 +211,15 @@ int cmd_sample(int argc, char **argv) {
     }
 
     long shape[4] = {N, C, S, S};
+    long bad = lz_find_nonfinite(samples, N * C * S * S);
+    if (bad >= 0) FAIL("sampling produced a non-finite value (sample %ld); nothing was written", bad / ((long)C * S * S));
+    run_files_begin(&rf);
     if (npy_write(out, NPY_F32, 4, shape, samples, &err)) FAIL("%s", err.msg);
     y64 = lz_malloc(sizeof(int64_t) * N, "labels");
     for (long i = 0; i < N; i++) y64[i] = labels[i];
-    if (!labels_out) labels_out = lpath = labels_path_for(out);
     if (npy_write(labels_out, NPY_I64, 1, shape, y64, &err)) FAIL("%s", err.msg);
     if (png && image_write_grid(png, samples, N, C, S, S, grid_cols, &err)) FAIL("%s", err.msg);
+    if (run_files_publish(&rf, &err)) FAIL("%s", err.msg);
     printf("wrote %ld samples (%s, %d steps, cfg %g) to %s, labels to %s%s%s\n", N, sampler_name, d.num_steps,
            cfg_scale, out, labels_out, png ? ", grid to " : "", png ? png : "");
     if (record)
@@ -210,6 +228,7 @@ int cmd_sample(int argc, char **argv) {
     rc = 0;
 #undef FAIL
 done:
+    run_files_free(&rf);  // after a failure: removes what was staged, publishes nothing
     free(lpath);
     free(y64);
     free(samples);

@@ -97,7 +97,9 @@ Classifier *classifier_create(const ClassifierConfig *cfg, int max_batch, int tr
 // xoshiro256** seeded with `seed`.
 void classifier_init(Classifier *m, uint64_t seed);
 // Reads weights written by classifier_save (or tests/ref/gen_classifier_ref.py).
-// Checks metadata, names in both directions and shapes. NULL on error.
+// Checks metadata (strict integers), names in both directions, sizes against
+// the file before any allocation, shapes and values (NaN or infinity is an
+// error naming the tensor). NULL on error.
 Classifier *classifier_load(const char *path, int max_batch, LzError *err);
 // Writes F32 safetensors; extra metadata (training provenance) is appended.
 int classifier_save(const Classifier *m, const char *path, const char *const *extra_keys,

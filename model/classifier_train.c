@@ -9,6 +9,7 @@
 
 #include "model/classifier.h"
 #include "model/io/dataset.h"
+#include "model/io/file_rules.h"
 #include "model/io/json_config.h"
 #include "model/train_log.h"
 
@@ -105,6 +106,19 @@ int classifier_train_run(ClassifierTrainResult *res, const ClassifierTrainConfig
     memset(res, 0, sizeof *res);
     Run r;
     memset(&r, 0, sizeof r);
+    // Inputs and outputs are checked before any work (model/io/file_rules.h):
+    // the weights and the loss curve may be none of the data files, nor each
+    // other, nor a device or a link.
+    RunFiles files;
+    run_files_init(&files);
+    const char *ins[] = {c->train_images, c->train_labels, c->test_images, c->test_labels};
+    int frc = 0;
+    for (int i = 0; i < 4 && !frc; i++)
+        if (ins[i]) frc = run_files_input(&files, ins[i], err);
+    if (!frc) frc = run_files_output(&files, c->out, 0, err);
+    if (!frc && c->loss_csv) frc = run_files_output(&files, c->loss_csv, 0, err);
+    run_files_free(&files);
+    if (frc) return -1;
     int rc = -1;
     openblas_set_num_threads(c->threads);
     if (load_split(&r.train, c, 1, err) || load_split(&r.test, c, 0, err)) goto done;

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/io/file_rules.h"
+
 // ----------------------------------------------------------------------------
 // base schedules
 
@@ -82,16 +84,14 @@ int diffusion_schedule_from_meta(DiffusionSchedule *s, const char *name, const c
     memset(s, 0, sizeof *s);
     if (name) {
         if (!*name || strlen(name) >= sizeof s->name)
-            return lz_fail(err, "%s: unknown diffusion schedule '%s' in the metadata (expected linear or cosine)", where,
-                           name);
+            return lz_fail(err, "%s: unknown diffusion schedule '%.40s' in the metadata (expected linear or cosine)",
+                           where, name);
         snprintf(s->name, sizeof s->name, "%s", name);
     }
     if (steps) {
-        char *end = NULL;
-        errno = 0;
-        long v = strtol(steps, &end, 10);
-        if (errno || end == steps || *end || v < 1 || v > DIFFUSION_MAX_STEPS)
-            return lz_fail(err, "%s: diffusion_steps '%s' in the metadata is not an integer in 1..%d", where, steps,
+        long v;
+        if (lz_parse_long(steps, 1, DIFFUSION_MAX_STEPS, &v))  // whole text, no spaces or sign
+            return lz_fail(err, "%s: diffusion_steps '%.40s' in the metadata is not an integer in 1..%d", where, steps,
                            DIFFUSION_MAX_STEPS);
         s->steps = (int)v;
     }

@@ -68,7 +68,11 @@ void dit_trainer_step(DitTrainer *tr, const Dataset *ds);
 // "adam_v" and metadata (step, seed, heads, config, diffusion schedule, the
 // training config text).
 int dit_trainer_save(const DitTrainer *tr, const char *path, const char *config_text, LzError *err);
-// Restores weights, EMA, moments and step; the file's model shape, seed and
-// diffusion schedule must match the trainer's (a checkpoint without schedule
-// metadata was trained with the official linear 1000 steps).
-int dit_trainer_load(DitTrainer *tr, const char *path, LzError *err);
+// Restores weights, EMA, moments and step. The metadata is validated whole
+// before anything is restored: the format, the step (an integer in
+// 0..max_step, the run's length), the seed, the model shape and the diffusion
+// schedule must match the trainer's (a checkpoint without schedule metadata was
+// trained with the official linear 1000 steps); the four tensors must have the
+// model's size, finite values and non-negative second moments, and nothing else
+// may be in the file.
+int dit_trainer_load(DitTrainer *tr, const char *path, long max_step, LzError *err);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "model/io/atomic_file.h"
+#include "model/io/file_rules.h"
 #include "model/io/json_config.h"
 #include "model/train_log.h"
 
@@ -115,12 +116,41 @@ void dit_train_config_free(DitTrainConfig *c) {
     memset(c, 0, sizeof *c);
 }
 
+// "<dir>/<name>" (malloc'd).
+static char *join_path(const char *dir, const char *name) {
+    char *p = lz_malloc(strlen(dir) + strlen(name) + 2, "path");
+    sprintf(p, "%s/%s", dir, name);
+    return p;
+}
+
 int dit_train_run(DitTrainRunResult *r, const DitTrainConfig *tc, const DitTrainRunOptions *o, LzError *err) {
     memset(r, 0, sizeof *r);
+    // Every file of the run is checked before any work (model/io/file_rules.h):
+    // the data files are inputs; the checkpoint, EMA weights and loss curve in
+    // out_dir (made if missing) and the export are outputs, none of which may
+    // be an input or another output, a device or a link. Paths are allocated to
+    // their length (a long out_dir is never cut).
+    RunFiles files;
+    run_files_init(&files);
+    char *ckpt = join_path(tc->out_dir, "checkpoint.safetensors"), *csv = join_path(tc->out_dir, "loss.csv");
+    char *ema_path = join_path(tc->out_dir, "ema.safetensors");
+    int frc = (tc->images && run_files_input(&files, tc->images, err)) ||
+              (tc->labels && run_files_input(&files, tc->labels, err)) ||
+              run_files_output(&files, ckpt, RF_MKDIR, err) || run_files_output(&files, ema_path, 0, err) ||
+              run_files_output(&files, csv, 0, err) ||
+              (tc->export_path && run_files_output(&files, tc->export_path, 0, err));
+    run_files_free(&files);
+    if (frc) {
+        free(ckpt), free(csv), free(ema_path);
+        return -1;
+    }
     Dataset ds;
     int rc = tc->images ? dataset_load_files(&ds, tc->images, tc->labels, err)
                         : dataset_load_dir(&ds, tc->data_dir, tc->split, err);
-    if (rc) return -1;
+    if (rc) {
+        free(ckpt), free(csv), free(ema_path);
+        return -1;
+    }
     rc = -1;
     DitTrainer tr;
     bool have_trainer = false;
@@ -145,18 +175,13 @@ int dit_train_run(DitTrainRunResult *r, const DitTrainConfig *tc, const DitTrain
         lz_fail(err, "%s: %ld images, fewer than one batch of %d", ds.source, ds.n, tc->hp.batch);
         goto done;
     }
-    if (lz_mkdir_p(tc->out_dir, err)) goto done;
-    char ckpt[1024], csv[1024], ema_path[1024];
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", tc->out_dir);
-    snprintf(csv, sizeof csv, "%s/loss.csv", tc->out_dir);
-    snprintf(ema_path, sizeof ema_path, "%s/ema.safetensors", tc->out_dir);
 
     float *params = lz_malloc(sizeof(float) * dit_param_count(c), "DiT parameters");
     dit_init_official(params, c, (uint64_t)tc->init_seed);
     dit_trainer_init(&tr, c, params, &tc->hp, ds.n);
     have_trainer = true;
     if (!o->fresh && access(ckpt, F_OK) == 0) {
-        if (dit_trainer_load(&tr, ckpt, err)) goto done;
+        if (dit_trainer_load(&tr, ckpt, tc->steps, err)) goto done;
         r->resumed_from = tr.step;
     }
     if (train_log_open(&log, csv, "step,loss,mse,vb,grad_norm,lr,samples_per_s,elapsed_s", tr.step, tc->steps,
@@ -211,5 +236,6 @@ done:
     }
     if (have_trainer) dit_trainer_free(&tr);
     dataset_free(&ds);
+    free(ckpt), free(csv), free(ema_path);
     return rc;
 }

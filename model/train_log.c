@@ -4,34 +4,44 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "model/base/clock.h"
+#include "model/io/atomic_file.h"
+#include "model/io/file_rules.h"
 
-// Rewrites an existing CSV keeping the header and the rows of steps <=
-// resume_step, through a temporary file renamed over it.
+// Rewrites an existing CSV atomically, keeping the header and the complete
+// rows of steps 1..resume_step: a row is complete when it ends in a newline and
+// has the header's number of fields, so a row torn by a kill is dropped.
 static int keep_rows_up_to(const char *path, const char *header, long resume_step, LzError *err) {
-    FILE *old = fopen(path, "r");
+    struct stat st;
+    LzError open_err;
+    FILE *old = lz_fopen_input(path, &st, &open_err);
     if (!old) return 0;  // nothing to keep: the file is created below
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *out = fopen(tmp, "w");
-    if (!out) {
+    int fields = 1;
+    for (const char *p = header; *p; p++) fields += *p == ',';
+    AtomicFile af;
+    if (atomic_open(&af, path, err)) {
         fclose(old);
-        return lz_fail(err, "%s: cannot write (%s)", tmp, strerror(errno));
+        return -1;
     }
-    fprintf(out, "%s\n", header);
+    atomic_write(&af, header, strlen(header));
+    atomic_write(&af, "\n", 1);
     char line[1024];
     while (fgets(line, sizeof line, old)) {
+        size_t n = strlen(line);
+        int commas = 0;
+        for (size_t i = 0; i < n; i++) commas += line[i] == ',';
         long s;
-        if (sscanf(line, "%ld,", &s) == 1 && s <= resume_step) fputs(line, out);
+        char *end;
+        s = strtol(line, &end, 10);
+        if (n && line[n - 1] == '\n' && commas + 1 == fields && end != line && *end == ',' && s >= 1 &&
+            s <= resume_step)
+            atomic_write(&af, line, n);
     }
     fclose(old);
-    int bad = ferror(out);
-    if (fclose(out) || bad || rename(tmp, path)) {
-        remove(tmp);
-        return lz_fail(err, "%s: cannot rewrite the loss CSV for the resume (%s)", path, strerror(errno));
-    }
+    if (atomic_commit(&af, err)) return -1;
     return 1;
 }
 
@@ -45,7 +55,8 @@ int train_log_open(TrainLog *l, const char *csv_path, const char *header, long r
     l->t_open = l->t_window = lz_now_seconds();
     l->window_start_step = resume_step;
     if (!csv_path) return 0;
-    snprintf(l->csv_path, sizeof l->csv_path, "%s", csv_path);
+    l->csv_path = lz_malloc(strlen(csv_path) + 1, "loss CSV path");  // any length: no fixed buffer
+    strcpy(l->csv_path, csv_path);
     int kept = 0;
     if (resume_step > 0 && (kept = keep_rows_up_to(csv_path, header, resume_step, err)) < 0) return -1;
     l->csv = fopen(csv_path, kept ? "a" : "w");
@@ -130,6 +141,8 @@ int train_log_close(TrainLog *l, LzError *err) {
         if (fclose(l->csv) || l->write_failed) rc = lz_fail(err, "%s: writing the loss CSV failed", l->csv_path);
         l->csv = NULL;
     }
+    free(l->csv_path);
+    l->csv_path = NULL;
     return rc;
 }
 

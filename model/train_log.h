@@ -34,7 +34,7 @@ typedef struct {
 
 typedef struct {
     FILE *csv;               // NULL without a CSV
-    char csv_path[1024];
+    char *csv_path;          // owned; NULL without a CSV
     int write_failed;
     int progress;            // print progress lines on stderr
     int tty;                 // stderr is a terminal: redraw the line in place

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "model/io/file_rules.h"
 #include "model/io/idx.h"
 #include "model/io/image.h"
 #include "model/io/npy.h"
@@ -27,6 +28,11 @@ int dataset_load_idx(Dataset *ds, const char *images_path, const char *labels_pa
         return lz_fail(err, "%s: IDX images must have 3 dimensions (N, H, W), got %d", images_path, im.ndim);
     }
     long n = im.dims[0];
+    if (im.dims[1] > 65536 || im.dims[2] > 65536) {
+        long h = im.dims[1], w = im.dims[2];
+        idx_free(&im);
+        return lz_fail(err, "%s: IDX images of %ldx%ld pixels (at most 65536 per side)", images_path, h, w);
+    }
     int *labels = NULL;
     if (labels_path) {
         IdxArray lb;
@@ -109,12 +115,12 @@ int dataset_load_npy(Dataset *ds, const char *images_path, const char *labels_pa
         return lz_fail(err, "%s: images must be uint8 (scaled to [-1, 1]) or float (taken as is), got %s", images_path, dn);
     }
     long n = im.shape[0];
-    int c = im.ndim == 4 ? (int)im.shape[1] : 1;
-    int h = (int)im.shape[im.ndim - 2], w = (int)im.shape[im.ndim - 1];
-    if (n <= 0 || c <= 0 || h <= 0 || w <= 0) {
+    long cl = im.ndim == 4 ? im.shape[1] : 1, hl = im.shape[im.ndim - 2], wl = im.shape[im.ndim - 1];
+    if (n <= 0 || cl <= 0 || hl <= 0 || wl <= 0 || cl > 65536 || hl > 65536 || wl > 65536) {
         npy_free(&im);
-        return lz_fail(err, "%s: images have an empty dimension", images_path);
+        return lz_fail(err, "%s: images have an empty dimension or one larger than 65536", images_path);
     }
+    int c = (int)cl, h = (int)hl, w = (int)wl;
     int *labels = NULL;
     if (labels_path) {
         NpyArray lb;
@@ -158,6 +164,13 @@ int dataset_load_npy(Dataset *ds, const char *images_path, const char *labels_pa
         for (long i = 0; i < im.count; i++) ds->images[i] = (float)p[i];
     }
     npy_free(&im);
+    // Float images are taken as is, so NaN and infinity (also float64 values
+    // beyond float32's range) are refused here rather than poisoning a run.
+    if (lz_check_finite(images_path, "image pixel", ds->images, n * c * h * w, err)) {
+        free(labels);
+        dataset_free(ds);
+        return -1;
+    }
     set_labels(ds, labels);
     snprintf(ds->source, sizeof ds->source, "%s", images_path);
     return 0;
