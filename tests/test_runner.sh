@@ -191,8 +191,8 @@ if [ "$ro_ready" = 1 ]; then
     expect_fail "readonly_dir_existing_database" "ro[^ ]*/a.db: .*(read-only|readonly|unable to open)" \
         "${AS[@]}" "$LAZYDIT" run "$RO/x.json" --db "$RO/a.db"
     expect_fail "readonly_dir_sample_record" "ro[^ ]*/s.db: .*(read-only|readonly|unable to open)" \
-        "${AS[@]}" "$LAZYDIT" sample --weights "$PWD/models/fmnist_dit.safetensors" --n 1 --steps 2 --out /dev/null \
-        --labels-out /dev/null --quiet --record "$RO/s.db"
+        "${AS[@]}" "$LAZYDIT" sample --weights "$PWD/models/fmnist_dit.safetensors" --n 1 --steps 2 --out "$RO_OUT/o3.npy" \
+        --quiet --record "$RO/s.db"
     expect_fail "readonly_dir_merge_output" "ro[^ ]*/m.db: .*(read-only|readonly|unable to open)" \
         "${AS[@]}" "$LAZYDIT" merge "$RO/m.db" "$RO/s0.db"
     # Inputs in a read-only directory merge fine (opened immutable).
