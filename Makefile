@@ -6,7 +6,7 @@ CC      ?= cc
 BUILD   ?= build
 BLAS_INC := $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -I. $(BLAS_INC) $(SAN)
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -I. -I$(BUILD)/gen $(BLAS_INC) $(SAN)
 LDLIBS  := -lopenblas -lsqlite3 -lcjson -lpng -lz -lm -lpthread
 LDFLAGS += $(SAN)
 
@@ -36,6 +36,13 @@ $(BUILD)/liblazydit.a: $(LIB_OBJ)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The result-database schema is compiled in from analysis/schema.sql (one C
+# string literal per line), so the binary and the documented schema never differ.
+$(BUILD)/gen/schema_sql.h: analysis/schema.sql
+	@mkdir -p $(dir $@)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/analysis/result_db.o: $(BUILD)/gen/schema_sql.h
 
 $(BUILD)/lazydit: $(CLI_OBJ) $(BUILD)/liblazydit.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

@@ -14,6 +14,7 @@
 #include "cli/cli_common.h"
 #include "cli/cli_policy.h"
 #include "cli/commands.h"
+#include "analysis/run_record.h"
 #include "model/io/image.h"
 #include "model/sample_job.h"
 
@@ -37,14 +38,26 @@ static int parse_guide(const ArgParser *p, const char *text) {
     return (int)v;
 }
 
+// --record: the sampling call of the job goes through the recorder, which
+// chains its hooks after the policy and writes the run into the database.
+typedef struct {
+    SampleRecordRequest request;
+    SampleRecordResult result;
+} RecordingRunner;
+static int run_recorded(void *ctx, Sampler *s, float *out, const int *labels, long n, const float *noise,
+                        LzError *err) {
+    RecordingRunner *r = ctx;
+    return record_sampler_run(&r->request, s, out, labels, n, noise, &r->result, err);
+}
+
 int cmd_sample(int argc, char **argv) {
     const char *weights = NULL, *labels_in = NULL, *noise_in = NULL, *sampler_name = "ddim", *respacing = NULL,
                *guide = NULL, *out = NULL, *labels_out = NULL, *png = NULL, *policy = "ddim", *modules = NULL,
-               *summary_out = NULL;
+               *summary_out = NULL, *record = NULL, *experiment = NULL, *run_name = NULL;
     long n_arg = 0, seed = 0, class_k = -1;
     int steps = 50, batch = 0, heads = 0, grid_cols = 10;
     double eta = 0, cfg_scale = 1.5;
-    bool random_labels = false, clip = false, quiet = false;
+    bool random_labels = false, clip = false, quiet = false, record_rows = false;
     ArgSpec base[] = {
         {"--weights", ARG_STRING, &weights, true, "DiT checkpoint (.safetensors)", false},
         {"--n", ARG_LONG, &n_arg, false, "number of samples (default: rows of --noise or length of --labels)", false},
@@ -76,6 +89,14 @@ int cmd_sample(int argc, char **argv) {
          "write the compute accounting (MACs, lazy ratios, equal-budget K) and the run's settings as JSON", false},
         {"--heads", ARG_INT, &heads, false, "attention heads if the file does not say (default: inferred)", false},
         {"--quiet", ARG_FLAG, &quiet, false, "no progress bar (it is drawn only when stderr is a terminal)", false},
+        {"--record", ARG_STRING, &record, false,
+         "record the run into this SQLite result database (runs + module_steps; see README \"Results database\")",
+         false},
+        {"--experiment", ARG_STRING, &experiment, false,
+         "experiment name of the recorded run (default: the database's, or \"sample\")", false},
+        {"--run-name", ARG_STRING, &run_name, false, "name of the recorded run (default: policy, steps, seed, time, pid)",
+         false},
+        {"--record-rows", ARG_FLAG, &record_rows, false, "also record per-row records (module_rows; large)", false},
     };
     CliPolicyOptions po;
     cli_policy_options_init(&po, base, (int)(sizeof base / sizeof base[0]));
@@ -100,7 +121,8 @@ int cmd_sample(int argc, char **argv) {
                    "--weights W --n N [--labels Y.npy | --class K | --random-labels] [--noise Z.npy] --seed S\n"
                    "       [--sampler ddim|ddpm] [--steps 50] [--respacing 50] [--eta 0] [--clip] [--cfg-scale 1.5]\n"
                    "       [--guide-channels 3|all] [--batch B] [--policy NAME [policy options]] [--modules attn|mlp|both]\n"
-                   "       --out OUT.npy [--png GRID.png] [--json-summary S.json]",
+                   "       --out OUT.npy [--png GRID.png] [--json-summary S.json]\n"
+                   "       [--record DB [--experiment NAME] [--run-name NAME] [--record-rows]]",
                    about, po.specs, po.nbase + po.n, 0, 0, {0}, 0};
     args_parse(&p, argc, argv);
 
@@ -114,6 +136,8 @@ int cmd_sample(int argc, char **argv) {
         cli_usage(p.command, "give at most one of --labels, --class and --random-labels");
     if (args_seen(&p, "--eta") && job.sampler != SAMPLER_DDIM) cli_usage(p.command, "--eta applies to --sampler ddim only");
     if (grid_cols < 1) cli_usage(p.command, "--grid-cols %d must be >= 1", grid_cols);
+    if (!record && (experiment || run_name || record_rows))
+        cli_usage(p.command, "--experiment, --run-name and --record-rows need --record DB");
     if (args_seen(&p, "--n") && n_arg <= 0) cli_usage(p.command, "--n %ld must be >= 1", n_arg);
     if (args_seen(&p, "--batch") && batch < 1) cli_usage(p.command, "--batch %d must be >= 1", batch);
     if (class_k > 2147483647L) cli_usage(p.command, "--class %ld is too large", class_k);
@@ -190,7 +214,9 @@ int cmd_sample(int argc, char **argv) {
         if (C != 1 && C != 3) cli_fail_in("sample", "--png needs 1 (grey) or 3 (RGB) channels, %s has %d", weights, C);
     }
     if (run.policy.note[0]) fprintf(stderr, "lazydit sample: note: %s\n", run.policy.note);
-    if (sample_job_run(&run, &err)) cli_fail_in("sample", "%s", err.msg);
+    RecordingRunner rec = {{record, experiment, run_name, weights, run.respacing, argc, argv, record_rows}, {0, "", ""}};
+    if (record ? sample_job_run_with(&run, run_recorded, &rec, &err) : sample_job_run(&run, &err))
+        cli_fail_in("sample", "%s", err.msg);
 
     long N = run.n, shape[4] = {N, C, S, S};
     long bad = lz_find_nonfinite(run.samples, N * C * S * S);
@@ -209,6 +235,9 @@ int cmd_sample(int argc, char **argv) {
            policy_json(&run.policy), run.num_steps, cfg_scale, run.wall_seconds, out, labels_out, png ? ", grid to " : "",
            png ? png : "");
     sample_job_print_summary(&run, stdout);
+    if (record)
+        printf("recorded run %lld '%s' (experiment '%s') in %s\n", (long long)rec.result.run_id, rec.result.name,
+               rec.result.experiment, record);
     free(lpath);
     free(y64);
     sample_job_free(&run);

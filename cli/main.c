@@ -16,6 +16,8 @@ static const Command commands[] = {
     {"sample", cmd_sample, "DDIM/DDPM sampling with CFG and a lazy policy to .npy (+ labels, PNG grid, MACs)"},
     {"noise", cmd_noise, "write torch.manual_seed(S); torch.randn(shape) as .npy, bit-exact"},
     {"calibrate", cmd_calibrate, "fit TeaCache's polynomial or SmoothCache's error curves on calibration runs"},
+    {"run", cmd_run, "run an experiment config (a sweep) into a result database, resumable, sharded"},
+    {"merge", cmd_merge, "merge result databases (shards of one experiment), idempotently"},
 };
 
 static void print_usage(FILE *f) {

@@ -47,7 +47,8 @@ typedef struct {
     float *y;             // (B, T, D) module output before the adaLN gate
     const float *gate;    // gate of row b: gate + b * gate_stride, D values
     int gate_stride;
-    unsigned char *skip;  // (B) 1 = this row reuses a cached output (its module is not run)
+    unsigned char *skip;  // (B) 1 = this row reuses a cached output (its module is not run); at fill,
+                          // also rows a policy's review replaced by the cache after running them
     float *score;         // (B) a policy's decision score per row (e.g. LazyDiT's sigmoid), NAN if none
 } DitModuleView;
 
