@@ -16,6 +16,8 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# Data files compiled into the library (tools/embed_text.sh): the paper's tables.
+GEN_OBJ := $(BUILD)/gen/paper_tables.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -23,13 +25,20 @@ BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .PHONY: all test bench demo check-models clean asan lib
 all: $(BUILD)/lazydit $(TESTS) $(BENCHES)
 
-$(BUILD)/liblazydit.a: $(LIB_OBJ)
+$(BUILD)/liblazydit.a: $(LIB_OBJ) $(GEN_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/paper_tables.c: analysis/reference/lazydit_paper_tables.csv tools/embed_text.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed_text.sh lazydit_paper_tables_csv $< >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/lazydit: $(CLI_OBJ) $(BUILD)/liblazydit.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

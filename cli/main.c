@@ -14,6 +14,7 @@ static const Command commands[] = {
     {"metrics", cmd_metrics, "FD, KID, precision/recall (+ bootstrap CIs) of two feature matrices"},
     {"eval", cmd_eval, "all metrics of generated images vs the test split (FID/sFID/IS-proxy, P/R, KID, ...)"},
     {"sample", cmd_sample, "DDIM/DDPM sampling with classifier-free guidance to .npy (+ labels, PNG grid)"},
+    {"report", cmd_report, "REPORT.md with tables, gnuplot figures and claim verdicts from a result database"},
     {"noise", cmd_noise, "write torch.manual_seed(S); torch.randn(shape) as .npy, bit-exact"},
 };
 
