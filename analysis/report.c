@@ -369,17 +369,29 @@ static void bound_tables(ReportText *t, const ReportData *d, const int *runs, in
         rows = realloc(rows, sizeof(ReportBoundRow) * 2 * (size_t)r->depth);
         CHECK(rows, "report: out of memory for the bound table");
         int nr = report_bound_rows(r, rows);
-        rt_printf(t, "Run `%s` (%d steps):\n\n", r->name, r->steps);
+        rt_printf(t, "Bound per block, run `%s` (%d steps; medians over the steps >= 1):\n\n", r->name, r->steps);
         rt_puts(t, "| module | block | steps | vacuous | median alpha | median 1 - cos | median gap | smallest gap | "
-                   "violations | median Lipschitz ratio | max |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                   "violations | R | R2 |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (int i = 0; i < nr; i++) {
             const ReportBoundRow *b = &rows[i];
-            char a[32], o[32], g[32], gm[32], l[32], lm[32];
+            char a[32], o[32], g[32], gm[32], rr[32], r2[32];
             rt_printf(t, "| %s | %d | %d | %d | %s | %s | %s | %s | %d | %s | %s |\n", b->module ? "mlp" : "attn",
                       b->layer, b->n_steps, b->n_vacuous, rt_num(a, sizeof a, "%.3g", b->median_alpha),
                       rt_num(o, sizeof o, "%.3g", b->median_one_minus_cos), rt_num(g, sizeof g, "%.3g", b->median_gap),
-                      rt_num(gm, sizeof gm, "%.3g", b->min_gap), b->n_violated,
-                      rt_num(l, sizeof l, "%.3g", b->median_lipschitz), rt_num(lm, sizeof lm, "%.3g", b->max_lipschitz));
+                      rt_num(gm, sizeof gm, "%.3g", b->min_gap), b->n_violated, rt_num(rr, sizeof rr, "%.3g", b->median_r),
+                      rt_num(r2, sizeof r2, "%.3g", b->median_r2));
+        }
+        rt_printf(t, "\nLipschitz ratio per block, run `%s`: the measured |dY| / |dZ| (median and range over the steps) "
+                     "against the constant C the bound uses (median over the steps):\n\n", r->name);
+        rt_puts(t, "| module | block | measured median | measured min | measured max | theory C | C / measured max |\n"
+                   "|---|---:|---:|---:|---:|---:|---:|\n");
+        for (int i = 0; i < nr; i++) {
+            const ReportBoundRow *b = &rows[i];
+            char l[32], lmin[32], lmax[32], c[32], q[32];
+            rt_printf(t, "| %s | %d | %s | %s | %s | %s | %s |\n", b->module ? "mlp" : "attn", b->layer,
+                      rt_num(l, sizeof l, "%.3g", b->median_lipschitz), rt_num(lmin, sizeof lmin, "%.3g", b->min_lipschitz),
+                      rt_num(lmax, sizeof lmax, "%.3g", b->max_lipschitz), rt_num(c, sizeof c, "%.3g", b->median_c),
+                      rt_num(q, sizeof q, "%.3g", b->median_c / b->max_lipschitz));
         }
         rt_puts(t, "\n");
     }
@@ -511,10 +523,14 @@ int report_write(const ReportOptions *o, LzError *err) {
                      "The bound cos(Y_t, Y_{t-1}) >= 1 - alpha on a module's consecutive outputs (docs/theory.md), per "
                      "block and step of the full-compute runs. cos >= -1 always, so the bound is vacuous where 1 - "
                      "alpha <= -1 (alpha >= 2); where it is not, the gap cos_mean - (1 - alpha) says how loose it is, "
-                     "and a violation is a slot whose least similar row lies below the bound. The Lipschitz ratio "
-                     "is the measured |Y_t - Y_{t-1}| / |Z_t - Z_{t-1}| (mean over rows).\n\n");
+                     "and a violation is a slot whose least similar row lies below the bound (the bound holds for "
+                     "every row). The theory's modules are simplified (attention without 1/sqrt(d) and output "
+                     "projection, a linear MLP), so the real modules need not obey it. R, C and R2 are the estimates "
+                     "the recorder used (docs/theory.md). The Lipschitz ratio is the measured |Y_t - Y_{t-1}| / "
+                     "|Z_t - Z_{t-1}| (mean over rows), to compare with the theory's constant C.\n\n");
         if (!n_study) rt_puts(&md, "No full-compute run with recorded similarities in this database.\n\n");
-        rc = report_fig_bound(&plot, &d, study, n_study, &md, err);
+        rc = report_fig_bound(&plot, &d, study, n_study, &md, err) ||
+             report_fig_lipschitz(&plot, &d, study, n_study, &md, err);
     }
     if (!rc) {
         bound_tables(&md, &d, study, n_study);

@@ -33,3 +33,4 @@ int report_fig_similarity(const ReportPlot *p, const ReportData *d, const int *r
 int report_fig_layer_ratios(const ReportPlot *p, const ReportData *d, ReportText *md, LzError *err);
 int report_fig_ablation(const ReportPlot *p, const ReportData *d, ReportText *md, LzError *err);
 int report_fig_bound(const ReportPlot *p, const ReportData *d, const int *runs, int n, ReportText *md, LzError *err);
+int report_fig_lipschitz(const ReportPlot *p, const ReportData *d, const int *runs, int n, ReportText *md, LzError *err);

@@ -229,17 +229,42 @@ static void attach_grid(ReportData *out, ReportRun *r, long begin, long end) {
     r->full_compute = max_skip == 0;
 }
 
+// 1 if module_steps has the column (the bound's estimates came with the recorder).
+static int has_column(Db *d, const char *table, const char *column, int *out) {
+    const char *sql = "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2";
+    sqlite3_stmt *st;
+    if (db_prepare(d, sql, &st)) return -1;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return db_fail(d, sql, rc);
+    }
+    *out = sqlite3_column_int(st, 0) > 0;
+    sqlite3_finalize(st);
+    return 0;
+}
+
 static int read_module_steps(Db *d, ReportData *out, const RunKey *keys) {
+    int terms = 0;
+    if (has_column(d, "module_steps", "bound_c", &terms)) return -1;
     long n;
     if (db_scalar(d, "SELECT count(*) FROM module_steps JOIN runs USING (run_id) WHERE runs.status = 'done'", &n))
         return -1;
     out->slots = lz_calloc((size_t)(n > 0 ? n : 1), sizeof(ReportSlot), "report module slots");
     // ORDER BY run_id, then the grid order the report indexes by.
-    const char *sql =
+    const char *sql_terms =
         "SELECT m.run_id, m.step, m.timestep, m.layer, m.module, m.skip_rate, m.gate_mean, m.cos_mean, m.cos_min, "
-        "m.cos_p05, m.rel_l2, m.z_dist, m.z_rel_dist, m.lipschitz, m.bound_alpha, m.bound_value "
+        "m.cos_p05, m.rel_l2, m.z_dist, m.z_rel_dist, m.lipschitz, m.bound_alpha, m.bound_value, m.bound_r, "
+        "m.bound_c, m.bound_r2 FROM module_steps m JOIN runs r USING (run_id) WHERE r.status = 'done' "
+        "ORDER BY m.run_id, m.module, m.layer, m.step";
+    const char *sql_plain =
+        "SELECT m.run_id, m.step, m.timestep, m.layer, m.module, m.skip_rate, m.gate_mean, m.cos_mean, m.cos_min, "
+        "m.cos_p05, m.rel_l2, m.z_dist, m.z_rel_dist, m.lipschitz, m.bound_alpha, m.bound_value, NULL, NULL, NULL "
         "FROM module_steps m JOIN runs r USING (run_id) WHERE r.status = 'done' "
         "ORDER BY m.run_id, m.module, m.layer, m.step";
+    const char *sql = terms ? sql_terms : sql_plain;
     sqlite3_stmt *st;
     if (db_prepare(d, sql, &st)) return -1;
     int rc;
@@ -272,6 +297,9 @@ static int read_module_steps(Db *d, ReportData *out, const RunKey *keys) {
         s->lipschitz = col_num(st, 13);
         s->bound_alpha = col_num(st, 14);
         s->bound_value = col_num(st, 15);
+        s->bound_r = col_num(st, 16);
+        s->bound_c = col_num(st, 17);
+        s->bound_r2 = col_num(st, 18);
         if (s->layer < 0 || s->layer > 4096 || s->step < 0 || s->step >= out->runs[cur_index].steps) {
             sqlite3_finalize(st);
             return lz_fail(d->err, "%s: run '%s': module_steps row with step %d, layer %d is outside the run's %d steps",

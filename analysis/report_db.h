@@ -42,6 +42,9 @@ typedef struct {
     int step, timestep, layer, module;  // module: ReportModule
     double skip_rate, gate_mean, cos_mean, cos_min, cos_p05, rel_l2, z_dist, z_rel_dist, lipschitz, bound_alpha,
         bound_value;
+    // The bound's estimates (R, the Lipschitz constant C, R2), when the
+    // database records them (columns bound_r, bound_c, bound_r2); else NaN.
+    double bound_r, bound_c, bound_r2;
 } ReportSlot;
 
 typedef struct {

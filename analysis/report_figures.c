@@ -6,6 +6,7 @@
 
 #include "analysis/report.h"
 #include "analysis/report_compare.h"
+#include "analysis/report_study.h"
 
 #define MAX_SERIES 32
 
@@ -505,6 +506,62 @@ int report_fig_bound(const ReportPlot *p, const ReportData *d, const int *runs, 
         snprintf(about, sizeof about,
                  "%d steps (run `%s`): measured 1 - cos (solid) and the bound's alpha (dashed) per block; the bound is "
                  "vacuous where alpha >= 2", r->steps, r->name);
+        md_figure(md, name, about);
+    }
+    return 0;
+}
+
+// ---- measured Lipschitz ratio against the theory's constant ----
+
+int report_fig_lipschitz(const ReportPlot *p, const ReportData *d, const int *runs, int n, ReportText *md,
+                         LzError *err) {
+    for (int k = 0; k < n; k++) {
+        const ReportRun *r = &d->runs[runs[k]];
+        ReportBoundRow *rows = lz_malloc(sizeof(ReportBoundRow) * 2 * (size_t)r->depth, "report lipschitz rows");
+        int nr = report_bound_rows(r, rows);
+        int has_c = 0;
+        for (int i = 0; i < nr; i++) has_c |= !isnan(rows[i].median_c);
+        char name[64], about[256];
+        snprintf(name, sizeof name, "fig_lipschitz_%dsteps", r->steps);
+        ReportText dat, gp;
+        rt_init(&dat);
+        rt_init(&gp);
+        rt_printf(&dat,
+                  "# %s.dat: run '%s' (%d steps). Block 0: attention, block 1: MLP; one line per layer.\n"
+                  "# columns: layer measured_median measured_min measured_max theory_c (medians and range over steps)\n",
+                  name, r->name, r->steps);
+        for (int m = 0; m < 2; m++) {
+            for (int i = 0; i < nr; i++) {
+                if (rows[i].module != m) continue;
+                rt_printf(&dat, "%d", rows[i].layer);
+                dat_num(&dat, "%.6e", rows[i].median_lipschitz);
+                dat_num(&dat, "%.6e", rows[i].min_lipschitz);
+                dat_num(&dat, "%.6e", rows[i].max_lipschitz);
+                dat_num(&dat, "%.6e", rows[i].median_c);
+                rt_puts(&dat, "\n");
+            }
+            rt_puts(&dat, "\n\n");
+        }
+        rt_printf(&gp,
+                  "set title \"Measured Lipschitz ratio |dY| / |dZ| against the theory's constant C, %d steps\"\n"
+                  "set xlabel \"block (layer index, input side first)\"\n"
+                  "set ylabel \"|Y_t - Y_{t-1}| / |Z_t - Z_{t-1}| (log scale)\"\n"
+                  "set logscale y\nset format y \"10^{%%L}\"\nset grid\nset key below horizontal\n"
+                  "set xrange [-0.5:%d.5]\nset xtics 1\n"
+                  "plot datafile index 0 using 1:2:3:4 with yerrorlines lt 1 pt 7 lw 2 title 'attention, measured (median, range over steps)', \\\n"
+                  "  datafile index 1 using 1:2:3:4 with yerrorlines lt 2 pt 5 lw 2 title 'MLP, measured (median, range over steps)'%s\n",
+                  r->steps, r->depth - 1, has_c ? ", \\" : "");
+        if (has_c)
+            rt_puts(&gp, "  datafile index 0 using 1:5 with linespoints lt 1 dt 2 pt 6 title 'attention, theory C = 5 R^4 N D', \\\n"
+                         "  datafile index 1 using 1:5 with linespoints lt 2 dt 2 pt 4 title 'MLP, theory C = R'\n");
+        snprintf(about, sizeof about, "Measured Lipschitz ratio against the theory's constant, run %s.", r->name);
+        int rc = report_figure(p, name, about, &dat, &gp, 1000, 560, err);
+        rt_free(&dat);
+        rt_free(&gp);
+        free(rows);
+        if (rc) return -1;
+        snprintf(about, sizeof about, "%d steps (run `%s`): measured |dY| / |dZ| per block%s", r->steps, r->name,
+                 has_c ? " against the theory's constant C (dashed)" : " (the database records no C)");
         md_figure(md, name, about);
     }
     return 0;

@@ -32,9 +32,10 @@ double report_slope(const double *x, const double *y, int n) {
 int report_bound_rows(const ReportRun *r, ReportBoundRow *rows) {
     if (!r->slots) return 0;
     int S = r->steps;
-    // Scratch for the medians: four (S) columns.
-    double *buf = lz_malloc(sizeof(double) * 4 * (size_t)S, "report bound medians");
-    double *alpha = buf, *omc = buf + S, *gap = buf + 2 * S, *lip = buf + 3 * S;
+    // Scratch for the medians: seven (S) columns.
+    double *buf = lz_malloc(sizeof(double) * 7 * (size_t)S, "report bound medians");
+    double *alpha = buf, *omc = buf + S, *gap = buf + 2 * S, *lip = buf + 3 * S, *cc = buf + 4 * S, *rr = buf + 5 * S,
+           *r2 = buf + 6 * S;
     int n_rows = 0;
     for (int m = 0; m < 2; m++)
         for (int l = 0; l < r->depth; l++) {
@@ -42,15 +43,19 @@ int report_bound_rows(const ReportRun *r, ReportBoundRow *rows) {
             memset(o, 0, sizeof *o);
             o->module = m;
             o->layer = l;
-            int na = 0, ng = 0, nl = 0;
-            o->max_lipschitz = NAN;
+            int na = 0, ng = 0, nl = 0, nc = 0, nr = 0, nr2 = 0;
+            o->max_lipschitz = o->min_lipschitz = NAN;
             o->min_gap = NAN;
             for (int t = 1; t < S; t++) {
                 const ReportSlot *s = report_slot(r, m, l, t);
                 if (!isnan(s->lipschitz)) {
                     lip[nl++] = s->lipschitz;
                     if (isnan(o->max_lipschitz) || s->lipschitz > o->max_lipschitz) o->max_lipschitz = s->lipschitz;
+                    if (isnan(o->min_lipschitz) || s->lipschitz < o->min_lipschitz) o->min_lipschitz = s->lipschitz;
                 }
+                if (!isnan(s->bound_c)) cc[nc++] = s->bound_c;
+                if (!isnan(s->bound_r)) rr[nr++] = s->bound_r;
+                if (!isnan(s->bound_r2)) r2[nr2++] = s->bound_r2;
                 if (isnan(s->cos_mean) || isnan(s->bound_value)) continue;
                 o->n_steps++;
                 alpha[na] = s->bound_alpha;
@@ -68,6 +73,9 @@ int report_bound_rows(const ReportRun *r, ReportBoundRow *rows) {
             o->median_one_minus_cos = report_median(omc, na);
             o->median_gap = report_median(gap, ng);
             o->median_lipschitz = report_median(lip, nl);
+            o->median_c = report_median(cc, nc);
+            o->median_r = report_median(rr, nr);
+            o->median_r2 = report_median(r2, nr2);
         }
     free(buf);
     return n_rows;

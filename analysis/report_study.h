@@ -30,7 +30,9 @@ typedef struct {
     double median_one_minus_cos;  // median of 1 - cos_mean
     double median_gap;      // median of cos_mean - bound_value over non-vacuous slots (NaN if none)
     double min_gap;         // smallest gap over non-vacuous slots (NaN if none)
-    double median_lipschitz, max_lipschitz;  // empirical |dY| / |dZ| over steps
+    double median_lipschitz, min_lipschitz, max_lipschitz;  // empirical |dY| / |dZ| over steps
+    double median_c;        // the theory's Lipschitz constant C over steps (NaN when not recorded)
+    double median_r, median_r2;  // the bound's R and R2 over steps (NaN when not recorded)
 } ReportBoundRow;
 
 // Per (module, layer) summary of one run: rows is (2, L) in (module, layer)

@@ -130,6 +130,14 @@ static int fx_insert_run(sqlite3 *db, long id, const FxRun *r) {
         "INSERT INTO module_steps (run_id, step, timestep, layer, module, skip_rate, gate_mean, cos_mean, cos_min, "
         "cos_p05, rel_l2, z_dist, z_rel_dist, lipschitz, bound_alpha, bound_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
         "?, ?, ?, ?, ?, ?)";
+    const char *ssql_terms =
+        "INSERT INTO module_steps (run_id, step, timestep, layer, module, skip_rate, gate_mean, cos_mean, cos_min, "
+        "cos_p05, rel_l2, z_dist, z_rel_dist, lipschitz, bound_alpha, bound_value, bound_r, bound_c, bound_r2) VALUES "
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    // The bound's estimates exist in schemas that record them.
+    int terms = sqlite3_prepare_v2(db, "SELECT bound_c FROM module_steps", -1, &st, NULL) == SQLITE_OK;
+    if (terms) sqlite3_finalize(st);
+    if (terms) ssql = ssql_terms;
     if (sqlite3_prepare_v2(db, ssql, -1, &st, NULL) != SQLITE_OK) return -1;
     int S = r->steps;
     for (int m = 0; m < 2; m++)
@@ -151,7 +159,7 @@ static int fx_insert_run(sqlite3 *db, long id, const FxRun *r) {
                 else
                     sqlite3_bind_null(st, 7);
                 if (t == 0) {
-                    for (int c = 8; c <= 16; c++) sqlite3_bind_null(st, c);
+                    for (int c = 8; c <= (terms ? 19 : 16); c++) sqlite3_bind_null(st, c);
                 } else {
                     double alpha = m == 0 ? 1e4 * (1 + l) : (l < 3 ? 2.5 * fx_eps(m, l, t, S) : 50.0);
                     sqlite3_bind_double(st, 8, 1 - eps);
@@ -163,6 +171,12 @@ static int fx_insert_run(sqlite3 *db, long id, const FxRun *r) {
                     sqlite3_bind_double(st, 14, 0.5 + 0.1 * l + 0.2 * m);
                     sqlite3_bind_double(st, 15, alpha);
                     sqlite3_bind_double(st, 16, 1 - alpha);
+                    if (terms) {
+                        double R = 3 + 0.5 * l, r2 = 40 * eps * wig + 1;
+                        sqlite3_bind_double(st, 17, R);
+                        sqlite3_bind_double(st, 18, m ? R : 5 * R * R * R * R * 49 * 128);
+                        sqlite3_bind_double(st, 19, r2);
+                    }
                 }
                 rc = sqlite3_step(st);
                 sqlite3_reset(st);

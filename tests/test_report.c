@@ -32,7 +32,8 @@ static char *read_text(const char *path) {
 static const char *const figures[] = {
     "fig_pareto",           "fig_ablation_10steps",   "fig_layer_ratios_10steps", "fig_layer_ratios_20steps",
     "fig_layer_ratios_50steps", "fig_similarity_10steps", "fig_similarity_20steps", "fig_similarity_50steps",
-    "fig_bound_10steps",    "fig_bound_20steps",      "fig_bound_50steps",
+    "fig_bound_10steps",    "fig_bound_20steps",      "fig_bound_50steps",        "fig_lipschitz_10steps",
+    "fig_lipschitz_20steps", "fig_lipschitz_50steps",
 };
 #define N_FIGURES ((int)(sizeof figures / sizeof figures[0]))
 
