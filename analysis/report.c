@@ -13,9 +13,19 @@
 #include "analysis/report_study.h"
 #include "model/io/atomic_file.h"
 
-// The metric columns of the main table (the paper's Table 5 plus class consistency).
-static const ReportMetricId table_metrics[] = {RM_FID, RM_SFID, RM_IS, RM_PRECISION, RM_RECALL, RM_CLASS_CONSISTENCY};
-#define N_TABLE_METRICS ((int)(sizeof table_metrics / sizeof table_metrics[0]))
+// The metric columns of the main table: the paper's Table 5 plus class
+// consistency, and paired fidelity to the full-compute samples (PSNR, SSIM)
+// when the database has it.
+static const ReportMetricId table_metrics[] = {RM_FID,    RM_SFID,          RM_IS, RM_PRECISION,
+                                               RM_RECALL, RM_CLASS_CONSISTENCY, RM_PSNR, RM_SSIM};
+#define N_BASE_METRICS 6
+
+// How many of table_metrics the tables show.
+static int n_table_metrics(const ReportData *d) {
+    for (int i = 0; i < d->n_runs; i++)
+        if (d->runs[i].m[RM_PSNR].present || d->runs[i].m[RM_SSIM].present) return N_BASE_METRICS + 2;
+    return N_BASE_METRICS;
+}
 
 static const char *base_name(const char *path) {
     const char *s = strrchr(path, '/');
@@ -70,7 +80,7 @@ static void comparison_cell(ReportText *t, const ReportData *d, const Row *row) 
     else
         rt_printf(t, " vs DDIM-%d (nearest to K = %d):", b->steps, row->budget);
     char better[128] = "", worse[128] = "", open_[128] = "", missing[128] = "";
-    for (int k = 0; k < N_TABLE_METRICS; k++) {
+    for (int k = 0; k < n_table_metrics(d); k++) {
         ReportMetricId m = table_metrics[k];
         if (!r->m[m].present && !b->m[m].present) continue;
         ReportCmp c = report_compare(&r->m[m], &b->m[m], report_metric_info[m].higher_better);
@@ -117,10 +127,11 @@ static void pair_table(ReportText *t, const ReportData *d, Row *rows, int n) {
             if (c == CMP_B_BETTER) mark[(size_t)rows[i].partner * RM_COUNT + m] = 1;
         }
     }
+    int nm = n_table_metrics(d);
     rt_puts(t, "| method | steps | lazy ratio | GMACs/sample |");
-    for (int k = 0; k < N_TABLE_METRICS; k++) rt_printf(t, " %s |", report_metric_info[table_metrics[k]].label);
+    for (int k = 0; k < nm; k++) rt_printf(t, " %s |", report_metric_info[table_metrics[k]].label);
     rt_puts(t, " wall (s) | equal-budget comparison |\n|---|---:|---:|---:|");
-    for (int k = 0; k < N_TABLE_METRICS; k++) rt_puts(t, "---|");
+    for (int k = 0; k < nm; k++) rt_puts(t, "---|");
     rt_puts(t, "---:|---|\n");
     for (int i = 0; i < n; i++) {
         const ReportRun *r = &d->runs[rows[i].run];
@@ -128,7 +139,7 @@ static void pair_table(ReportText *t, const ReportData *d, Row *rows, int n) {
         rt_printf(t, "| %s | %d | %s | %s |", report_method_label(r, label, sizeof label), r->steps,
                   isnan(r->lazy_ratio) ? "—" : (snprintf(b1, sizeof b1, "%.1f%%", 100 * r->lazy_ratio), b1),
                   rt_num(b2, sizeof b2, "%.3f", r->n_samples > 0 ? r->macs_linear / (double)r->n_samples / 1e9 : NAN));
-        for (int k = 0; k < N_TABLE_METRICS; k++) {
+        for (int k = 0; k < nm; k++) {
             ReportMetricId m = table_metrics[k];
             metric_cell(t, &r->m[m], report_metric_info[m].fmt, mark[(size_t)rows[i].run * RM_COUNT + m]);
         }
@@ -511,7 +522,9 @@ int report_write(const ReportOptions *o, LzError *err) {
                      "= round(S x (1 - lazy ratio)) steps with the realised lazy ratio, halves rounded up. Values with "
                      "their 95% intervals; a value is **bold** where its interval and that of the row it is compared "
                      "with do not overlap and it is the better one; \"not resolved\" lists the metrics whose intervals "
-                     "overlap. P = precision, R = recall, CC = class consistency.\n\n");
+                     "overlap; \"no interval\" those the database has no interval for. P = precision, R = recall, CC = class "
+                     "consistency; PSNR and SSIM (when computed) compare each sample with the full-compute sample "
+                     "from the same noise.\n\n");
         rt_puts(&md, main_table.s);
         paper_section(&md, &d, paper, n_paper);
         policy_tables(&md, &d);

@@ -18,8 +18,8 @@ const ReportMetricInfo report_metric_info[RM_COUNT] = {
     [RM_RECALL] = {"recall", "recall", "R", 1, "%.3f"},
     [RM_CLASS_CONSISTENCY] = {"class_consistency", "class consistency", "CC", 1, "%.3f"},
     [RM_KID] = {"kid", "KID", "KID", 0, "%.4f"},
-    [RM_PSNR] = {"psnr", "PSNR (dB)", "PSNR", 1, "%.2f"},
-    [RM_SSIM] = {"ssim", "SSIM", "SSIM", 1, "%.3f"},
+    [RM_PSNR] = {"psnr", "PSNR (dB) vs full", "PSNR", 1, "%.2f"},
+    [RM_SSIM] = {"ssim", "SSIM vs full", "SSIM", 1, "%.3f"},
 };
 
 typedef struct {

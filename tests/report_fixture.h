@@ -90,7 +90,8 @@ static int fx_insert_run(sqlite3 *db, long id, const FxRun *r) {
     if (rc != SQLITE_DONE) return -1;
     if (strcmp(r->status, "done")) return 0;
 
-    // Metrics: FID-proxy from the table, the rest derived from it.
+    // Metrics: FID-proxy from the table, the rest derived from it. Intervals
+    // where the runner computes them (FID, KID, class consistency).
     const char *msql = "INSERT INTO metrics (run_id, name, value, ci_low, ci_high, n) VALUES (?, ?, ?, ?, ?, 500)";
     if (sqlite3_prepare_v2(db, msql, -1, &st, NULL) != SQLITE_OK) return -1;
     struct {
@@ -98,12 +99,12 @@ static int fx_insert_run(sqlite3 *db, long id, const FxRun *r) {
         double v, h;  // value, half width (h < 0: no interval)
     } ms[] = {
         {"fid", r->fid, 0.04 * r->fid},
-        {"sfid", 0.6 * r->fid + 3, 0.05 * (0.6 * r->fid + 3)},
-        {"is", 9.0 - 0.08 * r->fid, 0.15},
-        {"precision", 0.85 - 0.004 * r->fid, 0.02},
-        {"recall", 0.60 - 0.002 * r->fid, 0.02},
+        {"sfid", 0.6 * r->fid + 3, -1},
+        {"is", 9.0 - 0.08 * r->fid, -1},
+        {"precision", 0.85 - 0.004 * r->fid, -1},
+        {"recall", 0.60 - 0.002 * r->fid, -1},
         {"class_consistency", 0.90 - 0.003 * r->fid, 0.015},
-        {"kid", 0.0005 * r->fid, -1},
+        {"kid", 0.0005 * r->fid, 0.0001 * r->fid},
     };
     for (size_t k = 0; k < sizeof ms / sizeof ms[0]; k++) {
         sqlite3_bind_int64(st, 1, id);
