@@ -373,7 +373,36 @@ static void claims_section(ReportText *t, const ReportData *d) {
 
 // ---- lower-bound study tables ----
 
+// One line per run and module: how often the bound is vacuous or violated, and
+// how loose it is (alpha against the measured 1 - cos).
+static void bound_summary(ReportText *t, const ReportData *d, const int *runs, int n) {
+    rt_puts(t, "| run | steps | module | slots | vacuous | violations | median alpha / (1 - cos) |\n"
+               "|---|---:|---|---:|---:|---:|---:|\n");
+    for (int k = 0; k < n; k++) {
+        const ReportRun *r = &d->runs[runs[k]];
+        double *q = lz_malloc(sizeof(double) * (size_t)(r->depth * r->steps + 1), "report bound summary");
+        for (int m = 0; m < 2; m++) {
+            int slots = 0, vac = 0, viol = 0, nq = 0;
+            for (int l = 0; l < r->depth; l++)
+                for (int s = 1; s < r->steps; s++) {
+                    const ReportSlot *x = report_slot(r, m, l, s);
+                    if (isnan(x->cos_mean) || isnan(x->bound_value)) continue;
+                    slots++;
+                    vac += x->bound_value <= -1;
+                    viol += !isnan(x->cos_min) && x->cos_min < x->bound_value;
+                    if (1 - x->cos_mean > 0) q[nq++] = x->bound_alpha / (1 - x->cos_mean);
+                }
+            char med[32];
+            rt_printf(t, "| `%s` | %d | %s | %d | %d (%.0f%%) | %d | %s |\n", r->name, r->steps, m ? "mlp" : "attn", slots, vac,
+                      slots ? 100.0 * vac / slots : 0.0, viol, rt_num(med, sizeof med, "%.3g", report_median(q, nq)));
+        }
+        free(q);
+    }
+    rt_puts(t, "\n");
+}
+
 static void bound_tables(ReportText *t, const ReportData *d, const int *runs, int n) {
+    if (n) bound_summary(t, d, runs, n);
     ReportBoundRow *rows = NULL;
     for (int k = 0; k < n; k++) {
         const ReportRun *r = &d->runs[runs[k]];
