@@ -240,14 +240,16 @@ static void claim_c(const ReportData *d, ReportClaim *c) {
     for (int i = 0; i < d->n_runs; i++) {
         const ReportRun *r = &d->runs[i];
         if (!is_lazydit(r, "both") || !r->slots || r->depth < 2 || !(r->lazy_ratio >= CLAIM_C_MIN_RATIO)) continue;
-        double x[4096], ya[4096], ym[4096];
-        int L = r->depth < 4096 ? r->depth : 4096;
+        int L = r->depth;
+        double *x = lz_malloc(sizeof(double) * 3 * (size_t)L, "claim c profile");  // (3, L): layer, attn, mlp
+        double *ya = x + L, *ym = x + 2 * L;
         for (int l = 0; l < L; l++) {
             x[l] = l;
             ya[l] = report_layer_lazy_ratio(r, RMOD_ATTN, l);
             ym[l] = report_layer_lazy_ratio(r, RMOD_MLP, l);
         }
         double a = report_slope(x, ya, L) * (L - 1), m = report_slope(x, ym, L) * (L - 1);
+        free(x);
         ca[n] = a;
         cm[n] = m;
         n++;
