@@ -17,7 +17,7 @@ L="$BUILD/lazydit"
 CONFIG=experiments/demo.json
 DB=results/demo.db
 OUT=results/demo
-GATES=models/gates/lazydit_s20_r50.safetensors
+GATES=models/gates/lazydit_k20_r50.safetensors
 
 if ! "$L" run --help >/dev/null 2>&1 || [ ! -f "$GATES" ]; then
     echo "demo: the LazyDiT demo needs 'lazydit run' and $GATES; running the DDIM-only demo instead" >&2

@@ -12,7 +12,7 @@
 #   * fora: its ratio is set by the integer interval: only --interval 2 (~50%)
 #     lies in the range;
 #   * lazydit and l2c: the committed gate and router files for (S, r)
-#     (models/gates/lazydit_s<S>_r<R>.safetensors, l2c_s<S>_r<R>.safetensors).
+#     (models/gates/lazydit_k<S>_r<R>.safetensors, l2c_k<S>_r<R>.safetensors: the names experiments/lazy_gates.sh gives them).
 # Measured ratios are cached in results/tune/ratios.txt, so a rerun only
 # samples what it has not measured. Usage:
 #   bash experiments/tune_policies.sh            # TUNE_N (default 50) samples per probe
@@ -93,8 +93,8 @@ for s in "${STEPS[@]}"; do
         delta=$(search teacache "$s" delta 0 4 1 "$r" --calibration "models/calibration/teacache_s$s.json")
         alpha=$(search smoothcache "$s" alpha 0 2 1 "$r" --calibration "models/calibration/smoothcache_s$s.json")
         tau=$(search oracle "$s" tau -1 1 -1 "$r")
-        entries+=("{\"name\": \"lazydit\", \"gates\": \"models/gates/lazydit_s${s}_r$t.safetensors\"}")
-        entries+=("{\"name\": \"l2c\", \"router\": \"models/gates/l2c_s${s}_r$t.safetensors\"}")
+        entries+=("{\"name\": \"lazydit\", \"gates\": \"models/gates/lazydit_k${s}_r$t.safetensors\"}")
+        entries+=("{\"name\": \"l2c\", \"router\": \"models/gates/l2c_k${s}_r$t.safetensors\"}")
         entries+=("{\"name\": \"teacache\", \"delta\": $delta, \"calibration\": \"models/calibration/teacache_s$s.json\"}")
         entries+=("{\"name\": \"smoothcache\", \"alpha\": $alpha, \"calibration\": \"models/calibration/smoothcache_s$s.json\"}")
         entries+=("{\"name\": \"random\", \"rate\": $rate}")
