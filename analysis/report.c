@@ -499,13 +499,27 @@ static void header(ReportText *t, const ReportData *d, const char *db_path) {
         }
         rt_puts(t, ".\n\n");
     }
+    int nq[3] = {0, 0, 0};  // not recorded, floats, 8-bit
+    for (int i = 0; i < d->n_runs; i++) nq[d->runs[i].quantize + 1]++;
     rt_puts(t,
             "Metrics: the `metrics` table of the database, computed by the runner with the project's Fashion-MNIST "
-            "classifier (FID-, sFID- and IS-proxy, precision/recall with k = 3, class consistency; docs/metrics.md) "
-            "on the samples as the runner scored them (its config in `runs.config_json` says how samples were "
-            "prepared for scoring). Intervals are the database's 95% intervals (`ci_low`, `ci_high`). MACs are "
-            "executed multiply-accumulates per sample in LazyDiT's convention (linear and convolution layers, both "
-            "CFG rows, gate overhead included). Wall time is the run's sampling time on its machine.\n\n");
+            "classifier (FID-, sFID- and IS-proxy, precision/recall with k = 3, class consistency; docs/metrics.md). "
+            "Intervals are the database's 95% intervals (`ci_low`, `ci_high`). MACs are executed "
+            "multiply-accumulates per sample in LazyDiT's convention (linear and convolution layers, both CFG rows, "
+            "gate overhead included). Wall time is the run's sampling time on its machine.\n\n");
+    if (d->n_runs) {
+        char parts[3][200];
+        int np = 0;
+        if (nq[2])
+            snprintf(parts[np++], sizeof parts[0], "%d run%s scored the samples clamped to [-1, 1] and rounded to 8 "
+                     "bits (the form the ADM evaluator reads, as saved images)", nq[2], nq[2] == 1 ? "" : "s");
+        if (nq[1]) snprintf(parts[np++], sizeof parts[0], "%d run%s scored the raw float samples", nq[1], nq[1] == 1 ? "" : "s");
+        if (nq[0]) snprintf(parts[np++], sizeof parts[0], "%d run%s do%s not record the choice", nq[0], nq[0] == 1 ? "" : "s",
+                            nq[0] == 1 ? "es" : "");
+        rt_puts(t, "Scoring (from `runs.config_json`): ");
+        for (int k = 0; k < np; k++) rt_printf(t, "%s%s", k ? "; " : "", parts[k]);
+        rt_puts(t, ".\n\n");
+    }
 }
 
 static void runs_appendix(ReportText *t, const ReportData *d) {

@@ -112,6 +112,20 @@ static int parse_modules(Db *d, ReportRun *r) {
     return 0;
 }
 
+// The scoring choice the runner wrote into the run's config: a boolean
+// "quantize" at the top level or in a "metrics" object; -1 if absent.
+static int config_quantize(const char *config_json) {
+    if (!config_json) return -1;
+    cJSON *j = cJSON_Parse(config_json);
+    if (!j) return -1;
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(j, "quantize");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "metrics");
+    if (!q && cJSON_IsObject(m)) q = cJSON_GetObjectItemCaseSensitive(m, "quantize");
+    int v = cJSON_IsBool(q) ? cJSON_IsTrue(q) : -1;
+    cJSON_Delete(j);
+    return v;
+}
+
 static int read_runs(Db *d, ReportData *out) {
     long n_done, n_running, n_failed;
     if (db_scalar(d, "SELECT count(*) FROM runs WHERE status = 'done'", &n_done) ||
@@ -124,7 +138,7 @@ static int read_runs(Db *d, ReportData *out) {
     const char *sql =
         "SELECT run_id, experiment, name, model_sha256, policy, policy_json, steps, respacing, sampler, eta, "
         "cfg_scale, seed, n_samples, batch, git_rev, wall_s, macs_all, macs_linear, lazy_ratio, lazy_ratio_attn, "
-        "lazy_ratio_mlp FROM runs WHERE status = 'done' ORDER BY experiment, name";
+        "lazy_ratio_mlp, config_json FROM runs WHERE status = 'done' ORDER BY experiment, name";
     sqlite3_stmt *st;
     if (db_prepare(d, sql, &st)) return -1;
     int rc;
@@ -152,6 +166,7 @@ static int read_runs(Db *d, ReportData *out) {
         r->lazy_ratio = col_num(st, 18);
         r->lazy_ratio_attn = col_num(st, 19);
         r->lazy_ratio_mlp = col_num(st, 20);
+        r->quantize = config_quantize((const char *)sqlite3_column_text(st, 21));
         if (!r->name || !r->policy || !r->policy_json || !r->model_sha256 || !r->sampler || !r->respacing) {
             sqlite3_finalize(st);
             return lz_fail(d->err, "%s: run_id %ld has a NULL in a NOT NULL text column", d->path, r->run_id);

@@ -51,6 +51,7 @@ typedef struct {
     long run_id;
     char *experiment, *name, *model_sha256, *policy, *policy_json, *respacing, *sampler, *git_rev;
     char modules[8];  // "attn", "mlp" or "both": the policy's --modules (from policy_json; "both" if absent)
+    int quantize;     // config_json "quantize": 1 samples clamped and rounded to 8 bits before scoring, 0 scored as floats, -1 not recorded
     int steps;
     double eta, cfg_scale;
     long seed, n_samples, batch;

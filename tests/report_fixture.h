@@ -66,7 +66,7 @@ static int fx_insert_run(sqlite3 *db, long id, const FxRun *r) {
         "macs_all, macs_linear, lazy_ratio, lazy_ratio_attn, lazy_ratio_mlp, config_json) VALUES (:id, 'fixture', "
         ":name, :sha, :policy, :pj, :steps, :resp, 'ddim', 0, 1.5, 0, 500, 100, 'v0-fixture', 2, 'Zen, 2 threads', "
         "'fixture-host', '2025-01-01T00:00:00Z', '2025-01-01T00:01:00Z', :status, :wall, :macs_all, :macs_linear, "
-        ":lr, :lra, :lrm, '{}')";
+        ":lr, :lra, :lrm, '{\"quantize\": true}')";
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
     char resp[16];
     snprintf(resp, sizeof resp, "%d", r->steps);

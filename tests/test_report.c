@@ -130,6 +130,8 @@ static void test_numbers(const char *db_path, const char *md) {
     // The figure data is the database's: DDIM-10 in the Pareto data.
     TEST_CHECK(strstr(md, "not reported: 1 still running or interrupted, 1 failed") != NULL, "report_counts_unfinished",
                "header does not count the running and failed runs");
+    TEST_CHECK(strstr(md, "Scoring (from `runs.config_json`): 26 runs scored the samples clamped to [-1, 1] and rounded to 8 bits") != NULL,
+               "report_scoring_choice", "the scoring line does not report config_json's quantize");
     TEST_CHECK(strstr(md, "| DDIM | 10 | — | — | 12.05 | 26.60 | 11.26 | 18.96 |") != NULL, "report_paper_beside_local",
                "the paper's DDIM-10 row (FID 12.05 in the paper) is not beside the local 26.60");
 }
