@@ -204,6 +204,79 @@ void report_main_table(ReportText *t, const ReportData *d) {
     free(g);
 }
 
+// One line per policy, one column per (steps, lazy ratio rounded to 10%):
+// the FID-proxy gain over the equal-budget DDIM run. A compact view of the
+// per-policy tables for sweeps over policies.
+static void policy_matrix(ReportText *t, const ReportData *d) {
+    enum { MAXC = 64 };
+    int col_s[MAXC], col_r[MAXC], nc = 0;
+    char (*keys)[32] = lz_malloc(sizeof(char[32]) * (size_t)(d->n_runs + 1), "report matrix keys");
+    char (*labels)[96] = lz_malloc(sizeof(char[96]) * (size_t)(d->n_runs + 1), "report matrix labels");
+    int nk = 0;
+    for (int i = 0; i < d->n_runs; i++) {
+        const ReportRun *r = &d->runs[i];
+        if (report_is_ddim(r) || !r->m[RM_FID].present || isnan(r->lazy_ratio)) continue;
+        int rr = (int)floor(10 * r->lazy_ratio + 0.5) * 10, seen = 0;
+        for (int c = 0; c < nc; c++) seen |= col_s[c] == r->steps && col_r[c] == rr;
+        if (!seen && nc < MAXC) col_s[nc] = r->steps, col_r[nc++] = rr;
+        char k[32];
+        report_series_key(r, k, sizeof k);
+        seen = 0;
+        for (int j = 0; j < nk; j++) seen |= !strcmp(keys[j], k);
+        if (!seen) {
+            snprintf(keys[nk], 32, "%s", k);
+            report_method_label(r, labels[nk++], 96);
+        }
+    }
+    if (nk < 2) {  // one policy: its table says it all
+        free(keys);
+        free(labels);
+        return;
+    }
+    for (int a = 1; a < nc; a++)  // columns by steps, then ratio
+        for (int b = a; b > 0 && (col_s[b] < col_s[b - 1] || (col_s[b] == col_s[b - 1] && col_r[b] < col_r[b - 1])); b--) {
+            int x = col_s[b], y = col_r[b];
+            col_s[b] = col_s[b - 1], col_r[b] = col_r[b - 1];
+            col_s[b - 1] = x, col_r[b - 1] = y;
+        }
+    rt_puts(t, "Summary: FID-proxy gain over the equal-budget DDIM run, FID(DDIM-K) - FID(policy) (positive: the "
+               "policy is better), per policy and (steps, lazy ratio rounded to 10%). **+** marks a gain resolved by "
+               "the 95% intervals, **-** a resolved loss; a value without a mark is not resolved; ~ marks a DDIM "
+               "partner with the nearest step count instead of K.\n\n| policy |");
+    for (int c = 0; c < nc; c++) rt_printf(t, " %d steps, %d%% |", col_s[c], col_r[c]);
+    rt_puts(t, "\n|---|");
+    for (int c = 0; c < nc; c++) rt_puts(t, "---:|");
+    rt_puts(t, "\n");
+    for (int k = 0; k < nk; k++) {
+        rt_printf(t, "| %s |", labels[k]);
+        for (int c = 0; c < nc; c++) {
+            int best = -1;
+            for (int i = 0; i < d->n_runs; i++) {
+                const ReportRun *r = &d->runs[i];
+                char key[32];
+                if (report_is_ddim(r) || !r->m[RM_FID].present || isnan(r->lazy_ratio) || r->steps != col_s[c] ||
+                    (int)floor(10 * r->lazy_ratio + 0.5) * 10 != col_r[c] || strcmp(report_series_key(r, key, sizeof key), keys[k]))
+                    continue;
+                if (best < 0 || fabs(r->lazy_ratio - col_r[c] / 100.0) < fabs(d->runs[best].lazy_ratio - col_r[c] / 100.0))
+                    best = i;
+            }
+            int exact, j = best < 0 ? -1 : report_find_ddim(d, &d->runs[best], report_equal_budget_steps(d->runs[best].steps, d->runs[best].lazy_ratio), &exact);
+            if (j < 0 || !d->runs[j].m[RM_FID].present) {
+                rt_puts(t, " — |");
+                continue;
+            }
+            const ReportMetric *f = &d->runs[best].m[RM_FID], *g = &d->runs[j].m[RM_FID];
+            ReportCmp cmp = report_compare(f, g, 0);
+            rt_printf(t, " %s%.2f%s |", exact ? "" : "~", g->value - f->value,
+                      cmp == CMP_A_BETTER ? " **+**" : cmp == CMP_B_BETTER ? " **-**" : "");
+        }
+        rt_puts(t, "\n");
+    }
+    rt_puts(t, "\n");
+    free(keys);
+    free(labels);
+}
+
 // Every other policy (and single-module LazyDiT), one table per policy.
 static void policy_tables(ReportText *t, const ReportData *d) {
     Row *rows = lz_malloc(sizeof(Row) * 2 * (size_t)(d->n_runs + 1), "report policy rows");
@@ -219,8 +292,9 @@ static void policy_tables(ReportText *t, const ReportData *d) {
         if (!seen) snprintf(keys[nk++], 32, "%s", k);
     }
     if (nk) {
-        rt_puts(t, "## Other policies at equal budget\n\n"
-                   "Each run beside the DDIM run of its equal budget, with the same rules as the main table.\n\n");
+        rt_puts(t, "## Other policies at equal budget\n\n");
+        policy_matrix(t, d);
+        rt_puts(t, "Each run beside the DDIM run of its equal budget, with the same rules as the main table.\n\n");
     }
     for (int s = 0; s < nk; s++) {
         int n = 0;

@@ -130,6 +130,10 @@ static void test_numbers(const char *db_path, const char *md) {
     // The figure data is the database's: DDIM-10 in the Pareto data.
     TEST_CHECK(strstr(md, "not reported: 1 still running or interrupted, 1 failed") != NULL, "report_counts_unfinished",
                "header does not count the running and failed runs");
+    // The policy summary: FORA 20 steps at 50% gains 1.60 on DDIM-10 unresolved, random loses 2.40 resolved.
+    TEST_CHECK(strstr(md, "| FORA | — | — | — | — | — | 1.60 | — | — |") != NULL &&
+                   strstr(md, "| Random | — | — | — | — | — | -2.40 **-** | — | — |") != NULL,
+               "report_policy_summary", "the policy summary rows do not show the fixture's gains");
     TEST_CHECK(strstr(md, "Scoring (from `runs.config_json`): 26 runs scored the samples clamped to [-1, 1] and rounded to 8 bits") != NULL,
                "report_scoring_choice", "the scoring line does not report config_json's quantize");
     TEST_CHECK(strstr(md, "| DDIM | 10 | — | — | 12.05 | 26.60 | 11.26 | 18.96 |") != NULL, "report_paper_beside_local",
