@@ -6,7 +6,7 @@ CC      ?= cc
 BUILD   ?= build
 BLAS_INC := $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -I. $(BLAS_INC) $(SAN)
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -I. -I$(BUILD)/gen $(BLAS_INC) $(SAN)
 LDLIBS  := -lopenblas -lsqlite3 -lcjson -lpng -lz -lm -lpthread
 LDFLAGS += $(SAN)
 
@@ -16,8 +16,6 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
-# Data files compiled into the library (tools/embed_text.sh): the paper's tables.
-GEN_OBJ := $(BUILD)/gen/paper_tables.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -25,7 +23,7 @@ BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .PHONY: all test bench demo check-models clean asan lib
 all: $(BUILD)/lazydit $(TESTS) $(BENCHES)
 
-$(BUILD)/liblazydit.a: $(LIB_OBJ) $(GEN_OBJ)
+$(BUILD)/liblazydit.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
@@ -33,12 +31,13 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/gen/paper_tables.c: analysis/reference/lazydit_paper_tables.csv tools/embed_text.sh
+# The paper's Tables 4 and 5 are compiled in from analysis/reference/
+# lazydit_paper_tables.csv (one C string literal per line), so a report does not
+# depend on the working directory.
+$(BUILD)/gen/paper_tables_csv.h: analysis/reference/lazydit_paper_tables.csv
 	@mkdir -p $(dir $@)
-	sh tools/embed_text.sh lazydit_paper_tables_csv $< >$@.tmp && mv $@.tmp $@
-
-$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
-	$(CC) $(CFLAGS) -c $< -o $@
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/analysis/report_paper.o: $(BUILD)/gen/paper_tables_csv.h
 
 $(BUILD)/lazydit: $(CLI_OBJ) $(BUILD)/liblazydit.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

@@ -17,7 +17,7 @@ typedef struct {
     double fid, sfid, is, precision, recall;
 } PaperRow;
 
-// The embedded table (generated from the CSV at build time).
+// The built-in table: the CSV compiled in (the Makefile turns it into string literals).
 extern const char lazydit_paper_tables_csv[];
 
 // Parses CSV text (`what` names it in errors: the file or "built-in table").
