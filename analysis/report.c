@@ -91,8 +91,11 @@ static void comparison_cell(ReportText *t, const ReportData *d, const Row *row) 
     int any = 0;
     if (better[0]) rt_printf(t, "%s better %s", any++ ? ";" : "", better);
     if (worse[0]) rt_printf(t, "%s worse %s", any++ ? ";" : "", worse);
-    if (!better[0] && !worse[0]) rt_printf(t, "%s not resolved", any++ ? ";" : "");
-    else if (open_[0]) rt_printf(t, "%s not resolved %s", any++ ? ";" : "", open_);
+    if (!better[0] && !worse[0]) {
+        if (open_[0]) rt_printf(t, "%s not resolved", any++ ? ";" : "");  // every metric with an interval
+    } else if (open_[0]) {
+        rt_printf(t, "%s not resolved %s", any++ ? ";" : "", open_);
+    }
     if (missing[0]) rt_printf(t, "%s no interval %s", any++ ? ";" : "", missing);
     rt_puts(t, " |");
 }
