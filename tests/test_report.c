@@ -303,10 +303,56 @@ static void test_units(void) {
     TEST_CHECK(report_median(v, 4) == 3, "median_even", "%g", report_median(v, 4));
 }
 
+// The linear probe on hand-made runs: an exactly linear similarity is
+// predicted on held-out runs with R^2 = 1, an unrelated one with R^2 <= 0.
+static void test_probe(void) {
+    enum { RUNS = 3, L = 2, S = 6 };
+    ReportRun runs[RUNS];
+    ReportSlot slots[RUNS][2 * L * S];
+    ReportData d;
+    memset(&d, 0, sizeof d);
+    memset(runs, 0, sizeof runs);
+    d.runs = runs;
+    d.n_runs = RUNS;
+    for (int pass = 0; pass < 2; pass++) {
+        unsigned u = 12345;
+        for (int i = 0; i < RUNS; i++) {
+            runs[i] = (ReportRun){.steps = S, .depth = L, .slots = slots[i], .full_compute = 1, .has_similarity = 1};
+            for (int m = 0; m < 2; m++)
+                for (int l = 0; l < L; l++)
+                    for (int t = 0; t < S; t++) {
+                        ReportSlot *x = &slots[i][(m * L + l) * S + t];
+                        memset(x, 0, sizeof *x);
+                        x->module = m, x->layer = l, x->step = t;
+                        u = u * 1103515245u + 12345u;
+                        double zr = (u >> 8) / 16777216.0;
+                        u = u * 1103515245u + 12345u;
+                        double z = 10 * (u >> 8) / 16777216.0;
+                        u = u * 1103515245u + 12345u;
+                        double noise = (u >> 8) / 16777216.0;
+                        x->z_rel_dist = zr, x->z_dist = z;
+                        x->cos_mean = t == 0 ? NAN : pass == 0 ? 0.9 - 0.05 * zr + 0.002 * z : 0.9 + 0.05 * noise;
+                    }
+        }
+        ReportProbe p;
+        report_probe(&d, &p);
+        if (pass == 0)
+            TEST_CHECK(p.n_runs == RUNS && p.n_points[0] == RUNS * L * (S - 1) && fabs(p.r2_heldout[0][0] - 1) < 1e-9 &&
+                           fabs(p.r2_heldout[1][1] - 1) < 1e-9,
+                       "probe_linear_heldout_r2_1", "runs %d points %ld R^2 %.12g / %.12g", p.n_runs, p.n_points[0],
+                       p.r2_heldout[0][0], p.r2_heldout[1][1]);
+        else
+            TEST_CHECK(p.r2_heldout[0][0] <= 0.05 && p.r2_insample[0][0] < 0.5, "probe_unrelated_heldout_r2_low",
+                       "held-out R^2 %.3g, in-sample %.3g for a similarity unrelated to z", p.r2_heldout[0][0],
+                       p.r2_insample[0][0]);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--fixture")) return fixture_build(argv[2]) ? 1 : 0;
     test_dir_make("report");
     test_units();
+    test_probe();
     test_paper_csv();
     char db[2048], a[2048], b[2048], table[2048];
     snprintf(db, sizeof db, "%s", test_path("fixture.db"));
