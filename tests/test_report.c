@@ -193,6 +193,39 @@ static ReportVerdict verdict_of(const char *db, const char *id) {
     return v;
 }
 
+// Bound rows of the fixture's DDIM-10: attention vacuous everywhere (alpha 1e4),
+// MLP blocks 0-2 not vacuous with gap 1.5 eps (alpha 2.5 eps, cos 1 - eps) and
+// violated by every row minimum (1 - 3 eps), blocks 3-5 vacuous (alpha 50).
+static void test_bound_rows(const char *db) {
+    ReportData d;
+    LzError err;
+    if (report_db_load(&d, db, &err)) {
+        TEST_CHECK(0, "bound_rows", "%.300s", err.msg);
+        return;
+    }
+    const ReportRun *r = NULL;
+    for (int i = 0; i < d.n_runs; i++)
+        if (!strcmp(d.runs[i].name, "ddim-10")) r = &d.runs[i];
+    ReportBoundRow rows[2 * FIXTURE_DEPTH];
+    int n = r ? report_bound_rows(r, rows) : 0;
+    int ok = n == 2 * FIXTURE_DEPTH;
+    double worst = 0;
+    for (int i = 0; ok && i < n; i++) {
+        const ReportBoundRow *b = &rows[i];
+        int vac = b->module == 0 || b->layer >= 3;
+        ok = b->n_steps == 9 && b->n_vacuous == (vac ? 9 : 0) && b->n_violated == (vac ? 0 : 9) && isnan(b->median_gap) == vac;
+        if (ok && !vac) {
+            double e[9];
+            for (int t = 1; t < 10; t++) e[t - 1] = fx_eps(1, b->layer, t, 10);
+            double want = 1.5 * report_median(e, 9);
+            worst = fmax(worst, fabs(b->median_gap - want) / want);
+        }
+    }
+    TEST_CHECK(ok && worst < 1e-9, "bound_rows", "rows %d, vacuous/violated/gap pattern %s, gap rel error %.3g", n,
+               ok ? "ok" : "wrong", worst);
+    report_db_free(&d);
+}
+
 static void test_claims(const char *db) {
     static const char *const ids[] = {"a", "b1", "b2", "c", "d1", "d2"};
     for (int k = 0; k < 6; k++) {
@@ -381,6 +414,7 @@ int main(int argc, char **argv) {
     char why[512] = "";
     TEST_CHECK(dirs_identical(a, b, why, sizeof why), "report_byte_identical", "%s", why);
     test_claims(db);
+    test_bound_rows(db);
     test_flips(test_dir);
     test_flip_in_report(test_dir, md);
     free(md);
