@@ -73,7 +73,7 @@ int report_fig_pareto(const ReportPlot *p, const ReportData *d, ReportText *md, 
               "# columns: gmacs_per_sample fid ci_low ci_high steps lazy_ratio_pct\n",
               ns - 1, ns, 2 * ns - 1);
     Pt *pts = lz_malloc(sizeof(Pt) * (size_t)(d->n_runs + 1), "report pareto points");
-    double ymin = INFINITY, ymax = -INFINITY;
+    double ymin = INFINITY, ymax = -INFINITY, xmin = INFINITY, xmax = -INFINITY;
     for (int front = 0; front < 2; front++)
         for (int s = 0; s < ns; s++) {
             int n = 0;
@@ -95,6 +95,8 @@ int report_fig_pareto(const ReportPlot *p, const ReportData *d, ReportText *md, 
                 double lo = isnan(f->lo) ? f->value : f->lo, hi = isnan(f->hi) ? f->value : f->hi;
                 ymin = fmin(ymin, lo);
                 ymax = fmax(ymax, hi);
+                xmin = fmin(xmin, pts[k].x);
+                xmax = fmax(xmax, pts[k].x);
                 rt_printf(&dat, "%.6g %.6g %.6g %.6g %d", pts[k].x, f->value, lo, hi, r->steps);
                 dat_num(&dat, "%.2f", 100 * r->lazy_ratio);
                 rt_puts(&dat, "\n");
@@ -106,7 +108,23 @@ int report_fig_pareto(const ReportPlot *p, const ReportData *d, ReportText *md, 
             "set title \"FID-proxy against executed compute, every policy\"\n"
             "set xlabel \"executed MACs per sample (GMAC; linear and conv layers, both CFG rows, gates included)\"\n"
             "set ylabel \"FID-proxy (lower is better; bars: 95% interval)\"\n"
-            "set logscale x\nset grid\nset key top right box opaque\n");
+            "set grid\nset key top right box opaque\n");
+    // Log x when the MACs span a wide range, with a range that hugs the data (a
+    // log axis would otherwise round out to whole decades) and ticks at
+    // 1, 2, 5 x 10^k; linear x otherwise.
+    if (xmax / xmin >= 5) {
+        double xlo = xmin / 1.15, xhi = xmax * 1.15;
+        rt_printf(&gp, "set logscale x\nset xrange [%.4g:%.4g]\nset xtics (", xlo, xhi);
+        int nt = 0;
+        for (int e = (int)floor(log10(xlo)) - 1; e <= (int)ceil(log10(xhi)); e++)
+            for (int m = 0; m < 3; m++) {
+                double v = (m == 0 ? 1 : m == 1 ? 2 : 5) * pow(10, e);
+                if (v >= xlo && v <= xhi) rt_printf(&gp, "%s\"%g\" %g", nt++ ? ", " : "", v, v);
+            }
+        rt_puts(&gp, ")\n");
+    } else {
+        rt_puts(&gp, "set offsets graph 0.05, graph 0.05, 0, 0\n");
+    }
     if (ymin > 0 && ymax / ymin > 4) rt_puts(&gp, "set logscale y\n");
     rt_puts(&gp, "plot \\\n");
     for (int s = 0; s < ns; s++) {
