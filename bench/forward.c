@@ -1,6 +1,6 @@
 // bench/forward: GFLOP/s of the DiT forward pass as a ratio of the sgemm peak
 // measured in the same process. Validates first: the C forward must match the
-// PyTorch golden before anything is timed. Target (issue 2): DiT-XL/2 at
+// PyTorch golden before anything is timed. Target (README, "Benchmarks"): DiT-XL/2 at
 // batch 2 reaches at least 60% of the peak.
 #include <math.h>
 #include <string.h>

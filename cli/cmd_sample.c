@@ -3,8 +3,6 @@
 // written as (N, C, H, W) float32 .npy plus the labels, optionally a PNG grid.
 // Semantics, defaults and noise rules: docs/sampling.md.
 #include <math.h>
-#include <png.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,86 +12,8 @@
 #include "cli/args.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
-#include "model/io/atomic_file.h"
+#include "model/io/image.h"
 #include "model/sampler.h"
-
-// ---------------------------------------------------------------------------
-// PNG grid (pixel-space models only)
-
-typedef struct {
-    jmp_buf jmp;
-    char msg[200];
-} PngErr;
-
-static void png_on_error(png_structp png, png_const_charp msg) {
-    PngErr *e = png_get_error_ptr(png);
-    snprintf(e->msg, sizeof e->msg, "%s", msg);
-    longjmp(e->jmp, 1);
-}
-static void png_on_warning(png_structp png, png_const_charp msg) {
-    (void)png;
-    (void)msg;
-}
-static void png_on_write(png_structp png, png_bytep data, size_t n) { atomic_write(png_get_io_ptr(png), data, n); }
-static void png_on_flush(png_structp png) { (void)png; }
-
-// Writes an 8-bit grey (C = 1) or RGB (C = 3) image of width w and height h
-// (rows of w*C bytes) atomically. The libpng calls sit in their own function
-// so that nothing the caller holds lives across setjmp.
-static int write_png(const char *path, const unsigned char *pixels, int w, int h, int C, LzError *err) {
-    AtomicFile af;
-    if (atomic_open(&af, path, err)) return -1;
-    PngErr pe;
-    pe.msg[0] = 0;
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &pe, png_on_error, png_on_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        png_destroy_write_struct(&png, &info);
-        atomic_abort(&af);
-        return lz_fail(err, "%s: cannot initialise libpng", path);
-    }
-    if (setjmp(pe.jmp)) {
-        png_destroy_write_struct(&png, &info);
-        atomic_abort(&af);
-        return lz_fail(err, "%s: libpng: %s", path, pe.msg);
-    }
-    png_set_write_fn(png, &af, png_on_write, png_on_flush);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, C == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(pixels + (size_t)y * w * C));
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    return atomic_commit(&af, err);
-}
-
-// Grid of N images (N, C, H, W) in [-1, 1], `cols` per row, with a 2-pixel
-// black border around and between images (torchvision make_grid's padding).
-// Value v -> (v + 1) * 127.5 + 0.5, clamped to [0, 255], truncated: what
-// save_image(normalize=True, value_range=(-1, 1)) writes.
-static int write_grid(const char *path, const float *x, long N, int C, int H, int W, int cols, LzError *err) {
-    const int pad = 2;
-    if (cols > N) cols = (int)N;
-    long rows = (N + cols - 1) / cols;
-    long gw = (long)cols * (W + pad) + pad, gh = rows * (H + pad) + pad;
-    if (gw > 1000000 || gh > 1000000) return lz_fail(err, "%s: grid %ldx%ld pixels is too large", path, gw, gh);
-    unsigned char *pix = lz_calloc((size_t)(gw * gh * C), 1, "PNG grid");
-    for (long n = 0; n < N; n++) {
-        long ox = pad + (n % cols) * (W + pad), oy = pad + (n / cols) * (H + pad);
-        for (int c = 0; c < C; c++)
-            for (int i = 0; i < H; i++)
-                for (int j = 0; j < W; j++) {
-                    float f = (x[((n * C + c) * H + i) * W + j] + 1.0f) * 127.5f + 0.5f;
-                    f = f >= 0 ? (f <= 255 ? f : 255) : 0;  // also maps NaN to 0
-                    pix[((oy + i) * gw + ox + j) * C + c] = (unsigned char)f;
-                }
-    }
-    int rc = write_png(path, pix, (int)gw, (int)gh, C, err);
-    free(pix);
-    return rc;
-}
-
-// ---------------------------------------------------------------------------
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail(const char *fmt, ...) {
@@ -176,8 +96,21 @@ int cmd_sample(int argc, char **argv) {
     if (grid_cols < 1) return fail("--grid-cols %d must be >= 1", grid_cols);
     if (args_seen(&p, "--n") && n_arg <= 0) return fail("--n %ld must be >= 1", n_arg);
     if (steps < 1) return fail("--steps %d must be >= 1", steps);
-    const int base_steps = 1000;  // the DiT schedule: 1000-step linear betas
-    if (steps > base_steps) return fail("--steps %d exceeds the %d-step diffusion schedule", steps, base_steps);
+    if (args_seen(&p, "--heads") && heads < 1) cli_usage("sample", "--heads %d must be >= 1 (leave it out to infer)", heads);
+
+    // Every file of the run is declared and checked before any work: no output
+    // may be an input or another output, and the outputs (samples, labels,
+    // grid) appear together only when the whole run has succeeded.
+    RunFiles rf;
+    run_files_init(&rf);
+    char *lpath = NULL;
+    if (!labels_out) labels_out = lpath = labels_path_for(out);
+    cli_input(&rf, "sample", weights);
+    if (labels_in) cli_input(&rf, "sample", labels_in);
+    if (noise_in) cli_input(&rf, "sample", noise_in);
+    cli_output(&rf, "sample", out, RF_STAGED);
+    cli_output(&rf, "sample", labels_out, RF_STAGED);
+    if (png) cli_output(&rf, "sample", png, RF_STAGED);
 
     // Everything below is released at `done`, on success and on error alike.
     int rc = 1;
@@ -188,7 +121,6 @@ int cmd_sample(int argc, char **argv) {
     int *labels = NULL;
     float *samples = NULL;
     int64_t *y64 = NULL;
-    char *lpath = NULL;
     LzError err;
 #define FAIL(...)          \
     do {                   \
@@ -196,19 +128,14 @@ int cmd_sample(int argc, char **argv) {
         goto done;         \
     } while (0)
 
-    char spacing_default[16];
-    snprintf(spacing_default, sizeof spacing_default, "%d", steps);
-    if (diffusion_create(&d, "linear", base_steps, respacing ? respacing : spacing_default, &err)) FAIL("%s", err.msg);
-    if (respacing && args_seen(&p, "--steps") && d.num_steps != steps)
-        FAIL("--respacing '%s' keeps %d steps but --steps is %d", respacing, d.num_steps, steps);
-
     // --- inputs that fix N
     if (noise_in) {
-        z = cli_read_f32(noise_in);
+        z = cli_read_f32("sample", noise_in);
         if (z.ndim != 4) FAIL("%s: expected initial noise of shape (N, C, H, W), got %d dimensions", noise_in, z.ndim);
+        cli_require_finite("sample", noise_in, "noise", z.data, z.count);
     }
     if (labels_in) {
-        yin = cli_read_i64(labels_in);
+        yin = cli_read_i64("sample", labels_in);
         if (yin.ndim != 1) FAIL("%s: expected labels of shape (N,), got %d dimensions", labels_in, yin.ndim);
     }
     long N = args_seen(&p, "--n") ? n_arg : noise_in ? z.shape[0] : labels_in ? yin.count : 0;
@@ -222,8 +149,15 @@ int cmd_sample(int argc, char **argv) {
 
     // --- the model
     int use_cfg = cfg_scale != 1.0;
-    cli_load_dit(&m, weights, heads, use_cfg ? 2 * batch : batch, 0);
+    DiffusionSchedule sched;  // the schedule the model was trained with (checkpoint metadata)
+    cli_load_dit("sample", &m, weights, heads, use_cfg ? 2 * batch : batch, 0, &sched);
     const DitConfig *c = &m.cfg;
+    if (steps > sched.steps) FAIL("--steps %d exceeds the %d-step diffusion schedule of %s", steps, sched.steps, weights);
+    char spacing_default[16];
+    snprintf(spacing_default, sizeof spacing_default, "%d", steps);
+    if (diffusion_create_for(&d, &sched, respacing ? respacing : spacing_default, &err)) FAIL("%s", err.msg);
+    if (respacing && args_seen(&p, "--steps") && d.num_steps != steps)
+        FAIL("--respacing '%s' keeps %d steps but --steps is %d", respacing, d.num_steps, steps);
     int C = c->in_channels, S = c->input_size;
     if (noise_in && (z.shape[1] != C || z.shape[2] != S || z.shape[3] != S))
         FAIL("%s has shape (%ld, %ld, %ld, %ld) but %s expects (N, %d, %d, %d)", noise_in, z.shape[0], z.shape[1],
@@ -247,7 +181,7 @@ int cmd_sample(int argc, char **argv) {
     o.eta = (float)eta;
     o.clip_denoised = clip;
     o.cfg_scale = (float)cfg_scale;
-    o.guide_channels = guide ? cli_parse_guide_channels(guide, c) : 0;
+    o.guide_channels = guide ? cli_parse_guide_channels("sample", guide, c) : 0;
     o.seed = (uint64_t)seed;
     o.progress = !quiet;
     if (sampler_init(&s, &m, &d, &o, &err)) FAIL("%s", err.msg);
@@ -256,17 +190,21 @@ int cmd_sample(int argc, char **argv) {
     if (sampler_run(&s, samples, labels, N, noise_in ? z.data : NULL, NULL, NULL, NULL, &err)) FAIL("%s", err.msg);
 
     long shape[4] = {N, C, S, S};
+    long bad = lz_find_nonfinite(samples, N * C * S * S);
+    if (bad >= 0) FAIL("sampling produced a non-finite value (sample %ld); nothing was written", bad / ((long)C * S * S));
+    run_files_begin(&rf);
     if (npy_write(out, NPY_F32, 4, shape, samples, &err)) FAIL("%s", err.msg);
     y64 = lz_malloc(sizeof(int64_t) * N, "labels");
     for (long i = 0; i < N; i++) y64[i] = labels[i];
-    if (!labels_out) labels_out = lpath = labels_path_for(out);
     if (npy_write(labels_out, NPY_I64, 1, shape, y64, &err)) FAIL("%s", err.msg);
-    if (png && write_grid(png, samples, N, C, S, S, grid_cols, &err)) FAIL("%s", err.msg);
+    if (png && image_write_grid(png, samples, N, C, S, S, grid_cols, &err)) FAIL("%s", err.msg);
+    if (run_files_publish(&rf, &err)) FAIL("%s", err.msg);
     printf("wrote %ld samples (%s, %d steps, cfg %g) to %s, labels to %s%s%s\n", N, sampler_name, d.num_steps,
            cfg_scale, out, labels_out, png ? ", grid to " : "", png ? png : "");
     rc = 0;
 #undef FAIL
 done:
+    run_files_free(&rf);  // after a failure: removes what was staged, publishes nothing
     free(lpath);
     free(y64);
     free(samples);

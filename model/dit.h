@@ -169,6 +169,19 @@ void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int 
 const float *dit_forward_cfg(DitModel *m, const float *x, const float *t, const int *y, int B, float scale,
                              int guide_channels, const DitStep *step, const DitHooks *hooks);
 
+// One family of float tensors (activations, gradients): where its pointer
+// lives and how many floats it has. dit.c and dit_backward.c list their
+// families in a table of these and carve them out of one allocation.
+typedef struct {
+    float **slot;
+    long floats;
+} DitFamily;
+
+// Sets every slot to its slice of one zeroed allocation (a family of 0 floats
+// gets NULL) and returns the allocation; *total (may be NULL) receives the
+// float count.
+float *dit_families_alloc(const DitFamily *f, int n, const char *what, long *total);
+
 // Pointer to layer l's slice of a per-layer activation family of `per_layer`
 // floats (slice 0 in inference mode, where one layer's buffer is reused).
 static inline float *dit_layer(const DitModel *m, float *family, int l, long per_layer) {

@@ -3,11 +3,14 @@
 #include "model/lazy/policy.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "model/io/file_rules.h"
 
 extern const PolicyClass policy_ddim, policy_random, policy_fora;
 
@@ -62,14 +65,15 @@ static int set_option(Policy *p, const PolicyOption *o, const char *text, LzErro
     errno = 0;
     double v;
     if (o->type == POPT_INT) {
-        long l = strtol(text, &end, 10);
-        if (end == text || *end || errno == ERANGE || l < -2147483647L || l > 2147483647L)
-            return lz_fail(err, "policy %s: --%s: '%s' is not an integer", pn, o->name, text);
+        long l;
+        // whole text, no spaces or '+', no wrap (model/io/file_rules.h)
+        if (lz_parse_long(text, -2147483647L, 2147483647L, &l))
+            return lz_fail(err, "policy %s: --%s: '%.40s' is not an integer", pn, o->name, text);
         v = (double)l;
     } else {
         v = strtod(text, &end);
-        if (end == text || *end || errno == ERANGE || !isfinite(v))
-            return lz_fail(err, "policy %s: --%s: '%s' is not a finite number", pn, o->name, text);
+        if (end == text || *end || errno == ERANGE || !isfinite(v) || isspace((unsigned char)*text))
+            return lz_fail(err, "policy %s: --%s: '%.40s' is not a finite number", pn, o->name, text);
     }
     if (o->min <= o->max && (v < o->min || v > o->max))
         return lz_fail(err, "policy %s: --%s: %s is outside [%g, %g]", pn, o->name, text, o->min, o->max);
@@ -169,7 +173,12 @@ int policy_create_json(Policy *p, const void *cjson_object, const char *where, L
     for (const cJSON *it = obj->child; it; it = it->next) {
         if (!strcmp(it->string, "name") || !strcmp(it->string, "modules")) continue;
         const PolicyOption *o = find_option(p->cls, it->string);
-        if (!o) return policy_free(p), lz_fail(err, "%s.%s: unknown option of policy %s", where, it->string, p->cls->name);
+        // The message is formatted before policy_free clears p (and p->cls with it).
+        if (!o) {
+            lz_fail(err, "%s.%s: unknown option of policy %s", where, it->string, p->cls->name);
+            policy_free(p);
+            return -1;
+        }
         int k = (int)(o - p->cls->options);
         if (seen[k]) return policy_free(p), lz_fail(err, "%s.%s: given twice", where, it->string);
         seen[k] = 1;
