@@ -2,6 +2,8 @@
 // database (library: analysis/report.h; sections and rules: docs/report.md).
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "analysis/report.h"
 #include "cli/args.h"
@@ -31,8 +33,22 @@ int cmd_report(int argc, char **argv) {
                    "output. The main table is also printed on stdout. See docs/report.md.",
                    specs, sizeof specs / sizeof specs[0], 1, 1, {0}, 0};
     args_parse(&p, argc, argv);
+    // The file rules (model/io/file_rules.h): the database and the paper table
+    // are regular files; DIR/REPORT.md is checked (and DIR created) before the
+    // work. Every file of the report is written atomically on its own.
+    RunFiles rf;
+    run_files_init(&rf);
+    cli_input(&rf, "report", p.positional[0]);
+    if (paper) cli_input(&rf, "report", paper);
+    size_t n = strlen(out) + 16;
+    char *md = malloc(n);
+    CHECK(md, "out of memory");
+    snprintf(md, n, "%s/REPORT.md", out);
+    cli_output(&rf, "report", md, RF_MKDIR);
     ReportOptions o = {p.positional[0], out, paper, gnuplot, !no_render, quiet ? NULL : stdout};
     LzError err;
     if (report_write(&o, &err)) cli_fail_in("report", "%s", err.msg);
+    free(md);
+    run_files_free(&rf);
     return 0;
 }

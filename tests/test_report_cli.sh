@@ -48,7 +48,7 @@ fi
 echo "not a database" >"$T/junk.db"
 cp "$T/f.db" "$T/v2.db"
 "$PY" -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA user_version = 2'); c.commit()" "$T/v2.db"
-expect_fail report_missing_db '^lazydit report: .*/nope\.db: no such database file$' "$LAZYDIT" report "$T/nope.db" --out "$T/o1"
+expect_fail report_missing_db '^lazydit report: .*/nope\.db: cannot open' "$LAZYDIT" report "$T/nope.db" --out "$T/o1"
 expect_fail report_not_sqlite '^lazydit report: .*junk\.db: ' "$LAZYDIT" report "$T/junk.db" --out "$T/o2"
 expect_fail report_schema_version '^lazydit report: .*v2\.db: schema version 2, this report reads version 1' \
     "$LAZYDIT" report "$T/v2.db" --out "$T/o3"
@@ -59,3 +59,8 @@ expect_fail report_bad_paper_csv '^lazydit report: .*junk\.db: line 1: header mu
 "$LAZYDIT" report "$T/f.db" >/dev/null 2>&1
 rc=$?
 [ $rc -eq 2 ] && pass report_usage_exit_2 || fail report_usage_exit_2 "missing --out exited $rc, expected 2"
+mkfifo "$T/fifo.db"
+expect_fail report_fifo_db '^lazydit report: .*fifo\.db: ' timeout 10 "$LAZYDIT" report "$T/fifo.db" --out "$T/o6"
+mkdir -p "$T/o7"
+ln -sf "$T/elsewhere.md" "$T/o7/REPORT.md"
+expect_fail report_symlink_output '^lazydit report: .*o7/REPORT\.md: ' "$LAZYDIT" report "$T/f.db" --out "$T/o7" --quiet
