@@ -43,6 +43,13 @@ $(BUILD)/gen/schema_sql.h: analysis/schema.sql
 	@mkdir -p $(dir $@)
 	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@.tmp && mv $@.tmp $@
 $(BUILD)/analysis/result_db.o: $(BUILD)/gen/schema_sql.h
+# The paper's Tables 4 and 5 are compiled in from analysis/reference/
+# lazydit_paper_tables.csv (one C string literal per line), so a report does not
+# depend on the working directory.
+$(BUILD)/gen/paper_tables_csv.h: analysis/reference/lazydit_paper_tables.csv
+	@mkdir -p $(dir $@)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/analysis/report_paper.o: $(BUILD)/gen/paper_tables_csv.h
 
 $(BUILD)/lazydit: $(CLI_OBJ) $(BUILD)/liblazydit.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
