@@ -126,9 +126,8 @@ static void attention_module(DitModel *m, int l, float *y, const float *z, int B
     float *qkv = dit_layer(m, a->qkv, l, BTD * 3);
     float *att = dit_layer(m, a->att, l, (long)m->max_batch * c->heads * T * T);
     float *atty = dit_layer(m, a->atty, l, BTD);
-    linear_forward_par(qkv, z, p->qkv_w + (long)l * 3 * D * D, p->qkv_b + (long)l * 3 * D, B * T, D, 3 * D);
-    attention_forward_par(atty, att, qkv, B, T, D, c->heads);
-    linear_forward_par(y, atty, p->proj_w + (long)l * D * D, p->proj_b + (long)l * D, B * T, D, D);
+    attention_module_forward_par(y, qkv, att, atty, z, p->qkv_w + (long)l * 3 * D * D, p->qkv_b + (long)l * 3 * D,
+                                 p->proj_w + (long)l * D * D, p->proj_b + (long)l * D, B, T, D, c->heads);
 }
 
 // MLP module of block l: y (B, T, D) = fc2(GELU_tanh(fc1(z))).
@@ -140,11 +139,10 @@ static void mlp_module(DitModel *m, int l, float *y, const float *z, int B) {
     long BTM = (long)m->max_batch * T * M;
     float *h = dit_layer(m, a->fc1, l, BTM);
     float *g = dit_layer(m, a->gelu, l, BTM);
-    // fc1 and GELU per tile while it is in cache; the pre-GELU values are
-    // kept only for backward (training mode).
-    linear_gelu_forward_par(m->training ? h : NULL, g, z, p->fc1_w + (long)l * M * D, p->fc1_b + (long)l * M, B * T,
-                            D, M);
-    linear_forward_par(y, g, p->fc2_w + (long)l * D * M, p->fc2_b + (long)l * D, B * T, M, D);
+    // fc1, GELU and fc2 per row tile while it is in cache; the pre-GELU
+    // values are kept only for backward (training mode).
+    mlp_forward_par(y, m->training ? h : NULL, g, z, p->fc1_w + (long)l * M * D, p->fc1_b + (long)l * M,
+                    p->fc2_w + (long)l * D * M, p->fc2_b + (long)l * D, B * T, D, M);
 }
 
 typedef void (*ModuleFn)(DitModel *m, int l, float *y, const float *z, int B);

@@ -151,6 +151,90 @@ void attention_forward_par(float *out, float *att, const float *qkv, int B, int 
     parallel_blas_restore(saved);
 }
 
+// --- whole modules ------------------------------------------------------------------
+
+// out rows [r0, r1) of (N, OC) = in @ w^T + b: the body of one row tile.
+static void linear_rows(float *out, const float *in, const float *w, const float *b, int r0, int r1, int IC, int OC) {
+    float *c = out + (long)r0 * OC;
+    for (int r = r0; r < r1; r++) memcpy(out + (long)r * OC, b, sizeof(float) * OC);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, OC, IC, 1.0f, in + (long)r0 * IC, IC, w, IC, 1.0f, c,
+                OC);
+}
+
+typedef struct {
+    float *y, *h, *g, *qkv, *att, *atty;
+    const float *z, *w1, *b1, *w2, *b2;
+    int N, D, M, mt;     // MLP: N rows, hidden M, mt row tiles
+    int T, H, spt, B;    // attention: samples per tile, samples
+} ModuleJob;
+
+static void mlp_tile(void *v, long tile, int worker) {
+    (void)worker;
+    ModuleJob *j = v;
+    int r0, r1;
+    tile_bounds(j->N, j->mt, (int)tile, &r0, &r1);
+    if (r1 <= r0) return;
+    float *h = j->h ? j->h : j->g;
+    linear_rows(h, j->z, j->w1, j->b1, r0, r1, j->D, j->M);
+    for (int r = r0; r < r1; r++) gelu_tanh_forward(j->g + (long)r * j->M, h + (long)r * j->M, j->M);
+    linear_rows(j->y, j->g, j->w2, j->b2, r0, r1, j->M, j->D);
+}
+
+void mlp_forward_par(float *y, float *h, float *g, const float *z, const float *w1, const float *b1, const float *w2,
+                     const float *b2, int N, int D, int M) {
+    int mt1, nt1, mt2, nt2;
+    gemm_tile_grid(N, M, D, &mt1, &nt1);
+    gemm_tile_grid(N, D, M, &mt2, &nt2);
+    if (nt1 != 1 || nt2 != 1 || mt1 != mt2) {  // column tiles: fc2 needs whole rows of g
+        linear_gelu_forward_par(h, g, z, w1, b1, N, D, M);
+        linear_forward_par(y, g, w2, b2, N, M, D);
+        return;
+    }
+    // The same row tiles and sgemm calls as the two separate kernels (so the
+    // same bits), but each tile goes through fc1, GELU and fc2 while in cache.
+    ModuleJob j = {.y = y, .h = h, .g = g, .z = z, .w1 = w1, .b1 = b1, .w2 = w2, .b2 = b2, .N = N, .D = D, .M = M,
+                   .mt = mt1};
+    int saved = parallel_blas_single();
+    parallel_tiles(mt1, mlp_tile, &j);
+    parallel_blas_restore(saved);
+}
+
+// Samples per fused attention tile: about 256 token rows, and at least 4
+// tiles when the batch allows (so small batches still use every core).
+static int attention_samples_per_tile(int B, int T) {
+    int spt = (256 + T / 2) / T, quarter = (B + 3) / 4;
+    if (spt > quarter) spt = quarter;
+    return spt < 1 ? 1 : spt;
+}
+
+static void attention_module_tile(void *v, long tile, int worker) {
+    (void)worker;
+    ModuleJob *j = v;
+    int s0 = (int)tile * j->spt, s1 = s0 + j->spt < j->B ? s0 + j->spt : j->B;
+    int r0 = s0 * j->T, r1 = s1 * j->T, D = j->D;
+    linear_rows(j->qkv, j->z, j->w1, j->b1, r0, r1, D, 3 * D);
+    attention_forward(j->atty + (long)r0 * D, j->att + (long)s0 * j->H * j->T * j->T, j->qkv + (long)r0 * 3 * D,
+                      s1 - s0, j->T, D, j->H);
+    linear_rows(j->y, j->atty, j->w2, j->b2, r0, r1, D, D);
+}
+
+void attention_module_forward_par(float *y, float *qkv, float *att, float *atty, const float *z, const float *wqkv,
+                                  const float *bqkv, const float *wproj, const float *bproj, int B, int T, int D,
+                                  int H) {
+    if (3L * D * D >= GEMM_BIG_W_FLOATS) {  // large weights: bigger GEMM tiles pay off more than locality
+        linear_forward_par(qkv, z, wqkv, bqkv, B * T, D, 3 * D);
+        attention_forward_par(atty, att, qkv, B, T, D, H);
+        linear_forward_par(y, atty, wproj, bproj, B * T, D, D);
+        return;
+    }
+    // Small weights: whole samples per tile, qkv -> attention -> proj in cache.
+    ModuleJob j = {.y = y, .qkv = qkv, .att = att, .atty = atty, .z = z, .w1 = wqkv, .b1 = bqkv, .w2 = wproj,
+                   .b2 = bproj, .D = D, .T = T, .H = H, .B = B, .spt = attention_samples_per_tile(B, T)};
+    int saved = parallel_blas_single();
+    parallel_tiles((B + j.spt - 1) / j.spt, attention_module_tile, &j);
+    parallel_blas_restore(saved);
+}
+
 // --- element-wise ------------------------------------------------------------------
 
 #define LN_ROWS 64         // LayerNorm rows per tile

@@ -178,6 +178,39 @@ static void test_gemm(int N, int IC, int OC) {
     free(din1), free(din2), free(dw1), free(dw2), free(db1), free(db2);
 }
 
+// The fused module kernels against the separate tiled kernels (MLP: the same
+// tiles, so the same bits) and against the naive oracles (attention module).
+static void test_modules(int B, int T, int D, int H) {
+    char label[160];
+    int M = 4 * D, N = B * T;
+    float *z = randn((long)N * D), *w1 = randn((long)M * D), *b1 = randn(M), *w2 = randn((long)D * M), *b2 = randn(D);
+    for (long i = 0; i < (long)M * D; i++) w1[i] *= 0.1f, w2[i] *= 0.05f;
+    float *y1 = randn((long)N * D), *y2 = randn((long)N * D), *h1 = randn((long)N * M), *g1 = randn((long)N * M);
+    float *h2 = randn((long)N * M), *g2 = randn((long)N * M);
+    linear_gelu_forward_par(h1, g1, z, w1, b1, N, D, M);
+    linear_forward_par(y1, g1, w2, b2, N, M, D);
+    mlp_forward_par(y2, h2, g2, z, w1, b1, w2, b2, N, D, M);
+    snprintf(label, sizeof label, "fused MLP module equals fc1+GELU then fc2 bit for bit (%d rows, D %d)", N, D);
+    TEST_CHECK(!memcmp(y1, y2, sizeof(float) * N * D) && !memcmp(g1, g2, sizeof(float) * N * M) &&
+                   !memcmp(h1, h2, sizeof(float) * N * M), label, "outputs differ");
+    mlp_forward_par(y2, NULL, g2, z, w1, b1, w2, b2, N, D, M);
+    same("fused MLP module without the pre-activation: same output", y1, y2, (long)N * D);
+    // attention module against naive linear + attention + linear
+    float *wq = randn(3L * D * D), *bq = randn(3 * D), *wp = randn((long)D * D), *bp = randn(D);
+    for (long i = 0; i < 3L * D * D; i++) wq[i] *= 0.1f;
+    for (long i = 0; i < (long)D * D; i++) wp[i] *= 0.1f;
+    float *qkv = randn(3L * N * D), *att = randn((long)B * H * T * T), *atty = randn((long)N * D);
+    float *qkv2 = randn(3L * N * D), *atty2 = randn((long)N * D);
+    attention_module_forward_par(y1, qkv, att, atty, z, wq, bq, wp, bp, B, T, D, H);
+    linear_forward_naive(qkv2, z, wq, bq, N, D, 3 * D);
+    attention_forward_naive(atty2, qkv2, B, T, D, H);
+    linear_forward_naive(y2, atty2, wp, bp, N, D, D);
+    snprintf(label, sizeof label, "attention module (B %d, T %d, D %d, %d heads) equals the naive oracles", B, T, D, H);
+    test_close(label, y1, y2, (long)N * D, 1e-4, 1e-4);
+    free(z), free(w1), free(b1), free(w2), free(b2), free(y1), free(y2), free(h1), free(g1), free(h2), free(g2);
+    free(wq), free(bq), free(wp), free(bp), free(qkv), free(att), free(atty), free(qkv2), free(atty2);
+}
+
 // A whole forward pass of the default DiT (T = 49, D = 128, 4 heads) on a
 // batch of 12 rows: plain, with a mixed batch (odd rows skipped and filled by
 // a hook, so modules run on gathered subsets), and in training mode.
@@ -262,6 +295,9 @@ int main(void) {
     test_gemm(300, 128, 768);   // few rows: column tiles (adaLN-like)
     test_gemm(97, 33, 65);      // below the tiling threshold, odd sizes
     test_gemm(1000, 512, 128);  // fc2-like, K = 512
+    test_modules(64, 49, 128, 4);  // the default model at batch 64: fused tiles
+    test_modules(3, 49, 128, 4);   // a small batch: column tiles, unfused MLP
+    test_modules(2, 16, 384, 6);   // large weights: the separate kernels
     test_forward_threads();
     return test_finish();
 }
