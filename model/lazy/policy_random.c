@@ -17,15 +17,18 @@ static const PolicyOption random_options[] = {
     {"seed", POPT_INT, offsetof(RandomConfig, seed), "0", 0, 2147483647, "decision seed (independent of the noise seed)"},
 };
 
-// Uniform in [0, 1) from the slot coordinates: splitmix64 over a mixed key.
+// Uniform in [0, 1) from the slot coordinates: each coordinate is absorbed
+// into the state and mixed through splitmix64's finaliser before the next, so
+// distinct slots give independent-looking values (a plain XOR of the
+// coordinates would collide).
 static double slot_uniform(int seed, long sample, int null_half, int step, int layer, int module) {
-    uint64_t x = (uint64_t)seed * 0x9E3779B97F4A7C15ull;
+    uint64_t h = (uint64_t)seed;
     uint64_t key[5] = {(uint64_t)sample, (uint64_t)null_half, (uint64_t)step, (uint64_t)layer, (uint64_t)module};
     for (int i = 0; i < 5; i++) {
-        x ^= key[i] + 0x632BE59BD9B4E019ull;
-        (void)splitmix64(&x);
+        uint64_t x = h ^ key[i];
+        h = splitmix64(&x);
     }
-    return (double)(splitmix64(&x) >> 11) * 0x1.0p-53;
+    return (double)(h >> 11) * 0x1.0p-53;
 }
 
 static void random_decide(Policy *p, const DitModuleView *v, unsigned char *skip, float *score) {
