@@ -27,6 +27,7 @@ void gemm_tile_grid(int M, int N, int K, int *mt, int *nt) {
     long rows = (long)N * K >= GEMM_BIG_W_FLOATS ? GEMM_ROWS_BIG_W : GEMM_ROWS;
     *mt = (int)((M + rows / 2) / rows);
     if (*mt < 1) *mt = 1;
+    if (*mt > 1 && *mt % 2) *mt += 1;  // an even count of equal tiles splits evenly over 2 or 4 threads
     if (*mt < GEMM_MIN_TILES) {
         int want = (GEMM_MIN_TILES + *mt - 1) / *mt, most = N / GEMM_MIN_COLS;
         *nt = want < most ? want : most;
@@ -199,11 +200,12 @@ void mlp_forward_par(float *y, float *h, float *g, const float *z, const float *
     parallel_blas_restore(saved);
 }
 
-// Samples per fused attention tile: about 256 token rows, and at least 4
-// tiles when the batch allows (so small batches still use every core).
+// Samples per fused attention tile: tiles of at most about 256 token rows,
+// their count a multiple of 4 when the batch allows (so they split evenly
+// over 2 or 4 threads and small batches still use every core).
 static int attention_samples_per_tile(int B, int T) {
-    int spt = (256 + T / 2) / T, quarter = (B + 3) / 4;
-    if (spt > quarter) spt = quarter;
+    long groups = ((long)B * T + 4 * 256 - 1) / (4 * 256);  // tiles / 4
+    int spt = (int)((B + 4 * groups - 1) / (4 * groups));
     return spt < 1 ? 1 : spt;
 }
 
