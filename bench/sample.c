@@ -95,6 +95,7 @@ int main(int argc, char **argv) {
         }
     }
     REQUIRE(N >= 1 && steps >= 1 && repeat >= 1, "--n, --steps and --repeat must be >= 1");
+    setvbuf(stdout, NULL, _IOLBF, 0);  // progress lines appear as the children finish
     bench_print_env("sample");
     int threads = parallel_threads();
 

@@ -76,9 +76,7 @@ static void gemm_tile(void *v, long tile, int worker) {
 
 static void run_gemm(GemmJob *j) {
     gemm_tile_grid(j->M, j->N, j->K, &j->mt, &j->nt);
-    int saved = parallel_blas_single();
     parallel_tiles((long)j->mt * j->nt, gemm_tile, j);
-    parallel_blas_restore(saved);
 }
 
 void linear_forward_par(float *out, const float *in, const float *w, const float *b, int N, int IC, int OC) {
@@ -147,9 +145,7 @@ static void attention_tile(void *v, long b, int worker) {
 
 void attention_forward_par(float *out, float *att, const float *qkv, int B, int T, int D, int H) {
     AttJob j = {out, att, qkv, T, D, H};
-    int saved = parallel_blas_single();  // the large-head path calls sgemm
     parallel_tiles(B, attention_tile, &j);
-    parallel_blas_restore(saved);
 }
 
 // --- whole modules ------------------------------------------------------------------
@@ -195,9 +191,7 @@ void mlp_forward_par(float *y, float *h, float *g, const float *z, const float *
     // same bits), but each tile goes through fc1, GELU and fc2 while in cache.
     ModuleJob j = {.y = y, .h = h, .g = g, .z = z, .w1 = w1, .b1 = b1, .w2 = w2, .b2 = b2, .N = N, .D = D, .M = M,
                    .mt = mt1};
-    int saved = parallel_blas_single();
     parallel_tiles(mt1, mlp_tile, &j);
-    parallel_blas_restore(saved);
 }
 
 // Samples per fused attention tile: tiles of at most about 256 token rows,
@@ -232,9 +226,7 @@ void attention_module_forward_par(float *y, float *qkv, float *att, float *atty,
     // Small weights: whole samples per tile, qkv -> attention -> proj in cache.
     ModuleJob j = {.y = y, .qkv = qkv, .att = att, .atty = atty, .z = z, .w1 = wqkv, .b1 = bqkv, .w2 = wproj,
                    .b2 = bproj, .D = D, .T = T, .H = H, .B = B, .spt = attention_samples_per_tile(B, T)};
-    int saved = parallel_blas_single();
     parallel_tiles((B + j.spt - 1) / j.spt, attention_module_tile, &j);
-    parallel_blas_restore(saved);
 }
 
 // --- element-wise ------------------------------------------------------------------

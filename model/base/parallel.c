@@ -35,6 +35,9 @@ typedef struct {
 
 static Pool pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
                     .done = PTHREAD_COND_INITIALIZER};
+// Held by the thread that runs a parallel region: regions started from two
+// threads at once run one after the other instead of sharing the job slots.
+static pthread_mutex_t region_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static _Thread_local int in_tile;  // 1 while this thread runs a tile (nested calls run serially)
 
@@ -117,16 +120,20 @@ static void ensure_workers(int nthreads) {
     }
 }
 
-void parallel_tiles(long ntiles, ParallelTileFn fn, void *ctx) {
-    int nt = parallel_threads();
-    if (ntiles <= 0) return;
-    if (nt == 1 || ntiles == 1 || in_tile) {
-        int nested = in_tile;
-        in_tile = 1;
-        for (long t = 0; t < ntiles; t++) fn(ctx, t, 0);
-        in_tile = nested;
-        return;
-    }
+// OpenBLAS thread count for the duration of a region: one, so that BLAS
+// calls inside tiles never start OpenBLAS's own threads (whose polling would
+// compete with the pool); the caller's setting is restored afterwards.
+static int blas_single(void) {
+    int prev = openblas_get_num_threads();
+    if (prev != 1) openblas_set_num_threads(1);
+    return prev;
+}
+
+static void blas_restore(int prev) {
+    if (prev != 1) openblas_set_num_threads(prev);
+}
+
+static void run_parallel(long ntiles, ParallelTileFn fn, void *ctx, int nt) {
     ensure_workers(nt);
     pthread_mutex_lock(&pool.lock);
     pool.fn = fn;
@@ -152,6 +159,26 @@ void parallel_tiles(long ntiles, ParallelTileFn fn, void *ctx) {
     }
 }
 
+void parallel_tiles(long ntiles, ParallelTileFn fn, void *ctx) {
+    if (ntiles <= 0) return;
+    if (in_tile) {  // nested: this thread already owns a tile of an outer region
+        for (long t = 0; t < ntiles; t++) fn(ctx, t, 0);
+        return;
+    }
+    int nt = parallel_threads();
+    pthread_mutex_lock(&region_lock);
+    int blas = blas_single();
+    if (nt == 1 || ntiles == 1) {
+        in_tile = 1;
+        for (long t = 0; t < ntiles; t++) fn(ctx, t, 0);
+        in_tile = 0;
+    } else {
+        run_parallel(ntiles, fn, ctx, nt);
+    }
+    blas_restore(blas);
+    pthread_mutex_unlock(&region_lock);
+}
+
 typedef struct {
     ParallelRangeFn fn;
     void *ctx;
@@ -170,14 +197,4 @@ void parallel_for(long n, long chunk, ParallelRangeFn fn, void *ctx) {
     if (chunk <= 0 || chunk > n) chunk = n;
     RangeJob j = {fn, ctx, n, chunk};
     parallel_tiles((n + chunk - 1) / chunk, range_tile, &j);
-}
-
-int parallel_blas_single(void) {
-    int prev = openblas_get_num_threads();
-    if (prev != 1) openblas_set_num_threads(1);
-    return prev;
-}
-
-void parallel_blas_restore(int previous) {
-    if (previous != 1) openblas_set_num_threads(previous);
 }

@@ -1,7 +1,8 @@
 // parallel.h: the one thread pool of the process. Every parallel part of the
 // DiT (GEMMs, attention, LayerNorm, GELU, residuals) runs as tiles on it, and
-// OpenBLAS runs single-threaded inside the tiles (see parallel_blas_single),
-// so two pools never compete for the cores.
+// OpenBLAS runs single-threaded while a region runs (its thread setting is
+// restored afterwards, so code outside the regions keeps the caller's
+// choice): two pools never compete for the cores.
 //
 // Determinism: work is cut into tiles whose boundaries depend only on the
 // problem's shape, never on the thread count, and every tile is computed by
@@ -20,7 +21,8 @@
 typedef void (*ParallelTileFn)(void *ctx, long tile, int worker);
 
 // Runs fn over tiles 0 .. ntiles-1 and returns when all are done. Called from
-// inside a tile (nested), it runs every tile on the calling thread.
+// inside a tile (nested), it runs every tile on the calling thread; regions
+// started from two threads at once run one after the other.
 void parallel_tiles(long ntiles, ParallelTileFn fn, void *ctx);
 
 typedef void (*ParallelRangeFn)(void *ctx, long begin, long end);
@@ -36,10 +38,3 @@ int parallel_threads(void);
 // Changes the thread count for later calls (1..64); tests and benchmarks
 // compare thread counts in one process with it.
 void parallel_set_threads(int n);
-
-// OpenBLAS thread count around a parallel region that calls BLAS from its
-// tiles: sets OpenBLAS to one thread and returns the previous count, which
-// parallel_blas_restore puts back (so code outside the DiT, e.g. the metrics,
-// keeps the threads its caller chose).
-int parallel_blas_single(void);
-void parallel_blas_restore(int previous);
