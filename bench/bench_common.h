@@ -81,4 +81,9 @@ static inline void bench_print_env(const char *name) {
            "(LAZYDIT_THREADS=%s), OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s\n",
            name, openblas_get_corename(), openblas_get_num_threads(), parallel_threads(), lt ? lt : "(unset)",
            ct ? ct : "(unset)", l2 ? l2 : "(unset)");
+    // The machine is shared: the load average says how much of it this run had.
+    FILE *f = fopen("/proc/loadavg", "r");
+    char load[128] = "";
+    if (f && fgets(load, sizeof load, f)) printf("# load average at start (1, 5, 15 min, ...): %s", load);
+    if (f) fclose(f);
 }

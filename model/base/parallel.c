@@ -1,6 +1,9 @@
+// sched_getaffinity and CPU_COUNT (the CPUs this process may run on).
+#define _GNU_SOURCE
 #include "model/base/parallel.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -90,7 +93,8 @@ static int env_threads(void) {
               MAX_THREADS);
         return (int)n;
     }
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
     return cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : (int)cpus;
 }
 
