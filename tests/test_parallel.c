@@ -235,6 +235,18 @@ static void fill_constant(void *ctx, DitModuleView *v) {
             for (long i = 0; i < row; i++) v->y[b * row + i] = 0.01f * (float)(i % 7);
 }
 
+// Stack hook: rows b % 3 == 1 bypass every block (their stack output is the
+// block-0 input), so the blocks run on a compacted batch of 8 rows.
+static void stack_skip_some(void *ctx, DitStackView *v) {
+    (void)ctx;
+    long row = (long)v->T * v->D;
+    for (int b = 0; b < v->B; b++)
+        if (b % 3 == 1) {
+            v->skip[b] = 1;
+            memcpy(v->out + b * row, v->x + b * row, sizeof(float) * row);
+        }
+}
+
 static void run_forward(void *v) {
     ForwardCase *c = v;
     dit_forward(c->m, c->x, c->t, c->y, c->B, NULL, c->hooks);
@@ -259,6 +271,11 @@ static void test_forward_threads(void) {
     c.hooks = &hooks;
     TEST_CHECK(same_for_all_thread_counts(run_forward, &c, inf.acts.out, nout),
                "default DiT forward, mixed batch (6 rows run as a gathered sub-batch): same bits for every thread count",
+               "outputs differ");
+    DitHooks stack = {.stack_decide = stack_skip_some};
+    c.hooks = &stack;
+    TEST_CHECK(same_for_all_thread_counts(run_forward, &c, inf.acts.out, nout),
+               "default DiT forward, 4 of 12 rows around the blocks (stack hook): same bits for every thread count",
                "outputs differ");
     ForwardCase ct = {&tr, x, t, y, B, NULL};
     TEST_CHECK(same_for_all_thread_counts(run_forward, &ct, tr.acts.out, nout),
