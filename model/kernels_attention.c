@@ -37,6 +37,27 @@ SIMD_INLINE double f64x4_hsum(f64x4 a, f64x4 b) {
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
+// exp for the arguments of a max-subtracted softmax (x <= 0, or -inf): the
+// same bits as v8_exp there, with less work: no overflow to guard, and 2^n
+// for n in [-126, 0] is one exact scaling.
+SIMD_INLINE f32x8 v8_exp_nonpos(f32x8 x) {
+    i32x8 tiny = x < -87.0f;
+    x = v8_max(x, v8_splat(-87.0f));
+    const float magic = 12582912.0f;
+    f32x8 n = (x * 1.44269502163f + magic) - magic;
+    f32x8 r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    f32x8 p = v8_splat(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    f32x8 y = p * (r * r) + r + 1.0f;
+    y = y * v8_pow2i(__builtin_convertvector(n, i32x8));
+    return v8_select(tiny, v8_splat(0.0f), y);
+}
+
 // Softmax of row[0 .. n) (dst may be src): exp(s - max) then a double sum,
 // like torch.softmax's max-subtracted form.
 SIMD_INLINE void softmax_row(float *dst, const float *src, int n) {
@@ -53,7 +74,7 @@ SIMD_INLINE void softmax_row(float *dst, const float *src, int n) {
     f64x4 s0 = {0}, s1 = {0};
     double s = 0;
     for (i = 0; i + 8 <= n; i += 8) {
-        f32x8 e = v8_exp(v8_load(src + i) - mx);
+        f32x8 e = v8_exp_nonpos(v8_load(src + i) - mx);
         v8_store(dst + i, e);
         v8_sum_f64(&s0, &s1, e);
     }
@@ -67,9 +88,10 @@ SIMD_INLINE void softmax_row(float *dst, const float *src, int n) {
     for (; i < n; i++) dst[i] *= inv;
 }
 
-// The same on a row padded to TP (a multiple of 8) entries: p[0 .. TP) gets
-// the probabilities of s[0 .. T) and zeros beyond (s's padding is
-// overwritten with -inf). Every operation is an 8-lane one.
+// The same on a row of scores padded to TP (a multiple of 8) entries: p[0
+// .. T) gets the probabilities of s[0 .. T) (s's padding is overwritten with
+// -inf first). Every operation is an 8-lane one; only the stores of the last
+// block are cut to the T % 8 real entries.
 SIMD_INLINE void softmax_row_padded(float *p, float *s, int T, int TP) {
     const i32x8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
     int last = TP - 8;
@@ -79,12 +101,14 @@ SIMD_INLINE void softmax_row_padded(float *p, float *s, int T, int TP) {
     float mx = v8_hmax_tree(m8);
     f64x4 s0 = {0}, s1 = {0};
     for (int j = 0; j < TP; j += 8) {
-        f32x8 e = v8_exp(v8_load(s + j) - mx);
-        v8_store(p + j, e);
+        f32x8 e = v8_exp_nonpos(v8_load(s + j) - mx);
+        v8_store(s + j, e);
         v8_sum_f64(&s0, &s1, e);
     }
     float inv = (float)(1.0 / f64x4_hsum(s0, s1));
-    for (int j = 0; j < TP; j += 8) v8_store(p + j, v8_load(p + j) * inv);
+    for (int j = 0; j < last; j += 8) v8_store(p + j, v8_load(s + j) * inv);
+    f32x8 tail = v8_load(s + last) * inv;
+    for (int j = last; j < T; j++) p[j] = tail[j - last];
 }
 
 // dst rows r (8 of them, stride ldd) = scale * src column block: dst[r][i] =
@@ -161,7 +185,6 @@ SIMD_CLONES static void attention_head_direct(float *out, int ldo, float *att, c
     enum { TPMAX = (ATT_DIRECT_MAX_T + 7) / 8 * 8 };
     float kt[ATT_DIRECT_MAX_HS * TPMAX];  // (hs, TP) scale * k^T, zero beyond T
     float s[8 * TPMAX];                   // (8, TP) scores of one row block
-    float p[8 * TPMAX];                   // (8, TP) their probabilities, zero beyond T
     int TP = (T + 7) / 8 * 8;
     // q . (scale k) equals torch's (scale q) . k up to rounding; folding the
     // scale into the transposed copy of k costs nothing.
@@ -173,20 +196,17 @@ SIMD_CLONES static void attention_head_direct(float *out, int ldo, float *att, c
         for (int jj = j; jj < T; jj++) row[jj] = k[(long)jj * ld + c] * scale;
         for (int jj = T; jj < TP; jj++) row[jj] = 0.0f;
     }
+    // Per block of 8 query rows: scores, softmax straight into att, att @ v.
     int i = 0;
     for (; i + 8 <= T; i += 8) {
         for (int jb = 0; jb < TP; jb += 8) tile_8x8(s + jb, TP, q + (long)i * ld, ld, kt + jb, TP, hs);
-        for (int r = 0; r < 8; r++) {
-            softmax_row_padded(p + (long)r * TP, s + (long)r * TP, T, TP);
-            memcpy(att + (long)(i + r) * T, p + (long)r * TP, sizeof(float) * T);
-        }
-        for (int c = 0; c < hs; c += 8) tile_8x8(out + (long)i * ldo + c, ldo, p, TP, v + c, ld, T);
+        for (int r = 0; r < 8; r++) softmax_row_padded(att + (long)(i + r) * T, s + (long)r * TP, T, TP);
+        for (int c = 0; c < hs; c += 8) tile_8x8(out + (long)i * ldo + c, ldo, att + (long)i * T, T, v + c, ld, T);
     }
     for (; i < T; i++) {
         for (int jb = 0; jb < TP; jb += 8) tile_1x8(s + jb, q + (long)i * ld, kt + jb, TP, hs);
-        softmax_row_padded(p, s, T, TP);
-        memcpy(att + (long)i * T, p, sizeof(float) * T);
-        for (int c = 0; c < hs; c += 8) tile_1x8(out + (long)i * ldo + c, p, v + c, ld, T);
+        softmax_row_padded(att + (long)i * T, s, T, TP);
+        for (int c = 0; c < hs; c += 8) tile_1x8(out + (long)i * ldo + c, att + (long)i * T, v + c, ld, T);
     }
 }
 

@@ -50,17 +50,20 @@ SIMD_INLINE float v8_hmax(f32x8 v) {
 // 2^k for integer lanes k in [-126, 127], built from the exponent bits.
 SIMD_INLINE f32x8 v8_pow2i(i32x8 k) { return (f32x8)((k + 127) << 23); }
 
-// exp(x) per lane, within about 1 ulp of the true value (checked against the
-// double exp over a dense sweep of the float range in tests/test_kernels_simd.c).
-// Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2 (ln2 split in a 9-bit head
-// and a tail, so n * head is exact), then the degree-7 Cephes-style
-// polynomial 1 + r + r^2 P(r), then the result is scaled by 2^n in two exact
-// halves so n may range over [-150, 128]: overflow gives +inf, underflow
-// rounds gradually to 0, NaN stays NaN.
+// exp(x) per lane, within 1 ulp of the true value for results down to
+// e^-87 = 1.6e-38 (checked against the double exp over a dense sweep of the
+// float range in tests/test_kernels_simd.c); below that the result is 0:
+// producing denormals takes microcode assists that make the whole vector
+// several times slower (softmax rows padded with -inf would hit them on
+// every row). Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2 (ln2 split in
+// a 9-bit head and a tail, so n * head is exact), then the degree-7
+// Cephes-style polynomial 1 + r + r^2 P(r), then the scaling by 2^n in two
+// exact halves so n may reach 128: overflow gives +inf, NaN stays NaN.
 SIMD_INLINE f32x8 v8_exp(f32x8 x) {
-    const f32x8 hi = v8_splat(89.0f), lo = v8_splat(-104.0f);
-    x = v8_min(x, hi);  // beyond: the result is inf (or 0) anyway, and n stays small
-    x = v8_max(x, lo);
+    const float lowest = -87.0f;  // e^-87 * (1 - ulp) is still a normal float
+    i32x8 tiny = x < lowest;
+    x = v8_min(x, v8_splat(89.0f));  // beyond: inf anyway, and n stays small
+    x = v8_max(x, v8_splat(lowest));
     const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
     f32x8 n = (x * 1.44269502163f + magic) - magic;
     f32x8 r = x - n * 0.693359375f;
@@ -75,7 +78,8 @@ SIMD_INLINE f32x8 v8_exp(f32x8 x) {
     i32x8 k = __builtin_convertvector(n, i32x8);
     i32x8 k1 = k >> 1;
     y = y * v8_pow2i(k1);
-    return y * v8_pow2i(k - k1);
+    y = y * v8_pow2i(k - k1);
+    return v8_select(tiny, v8_splat(0.0f), y);
 }
 
 // The same function on one float (tails of arrays): identical operations.
