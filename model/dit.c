@@ -133,7 +133,8 @@ static void attention_module(DitModel *m, int l, float *y, const float *z, int B
     float *att = dit_layer(m, a->att, l, (long)m->max_batch * c->heads * T * T);
     float *atty = dit_layer(m, a->atty, l, BTD);
     attention_module_forward_par(y, qkv, att, atty, z, p->qkv_w + (long)l * 3 * D * D, p->qkv_b + (long)l * 3 * D,
-                                 p->proj_w + (long)l * D * D, p->proj_b + (long)l * D, B, T, D, c->heads);
+                                 p->proj_w + (long)l * D * D, p->proj_b + (long)l * D, B, T, D, c->heads,
+                                 m->training);
 }
 
 // MLP module of block l: y (B, T, D) = fc2(GELU_tanh(fc1(z))).
