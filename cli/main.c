@@ -13,8 +13,12 @@ static const Command commands[] = {
     {"classify", cmd_classify, "classifier accuracy and FID/sFID/IS-proxy features (.npy) for a dataset"},
     {"metrics", cmd_metrics, "FD, KID, precision/recall (+ bootstrap CIs) of two feature matrices"},
     {"eval", cmd_eval, "all metrics of generated images vs the test split (FID/sFID/IS-proxy, P/R, KID, ...)"},
-    {"sample", cmd_sample, "DDIM/DDPM sampling with classifier-free guidance to .npy (+ labels, PNG grid)"},
+    {"sample", cmd_sample, "DDIM/DDPM sampling with CFG and a lazy policy to .npy (+ labels, PNG grid, MACs)"},
+    {"report", cmd_report, "REPORT.md with tables, gnuplot figures and claim verdicts from a result database"},
     {"noise", cmd_noise, "write torch.manual_seed(S); torch.randn(shape) as .npy, bit-exact"},
+    {"calibrate", cmd_calibrate, "fit TeaCache's polynomial or SmoothCache's error curves on calibration runs"},
+    {"run", cmd_run, "run an experiment config (a sweep) into a result database, resumable, sharded"},
+    {"merge", cmd_merge, "merge result databases (shards of one experiment), idempotently"},
 };
 
 static void print_usage(FILE *f) {

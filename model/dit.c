@@ -11,20 +11,34 @@
 
 // --- activation sizes --------------------------------------------------------
 
-// One entry per float family: its pointer slot and its size in floats.
-typedef struct {
-    float **slot;
-    long floats;
-} ActFamily;
+float *dit_families_alloc(const DitFamily *f, int n, const char *what, long *total) {
+    long sum = 0;
+    for (int i = 0; i < n; i++) sum += f[i].floats;
+    float *mem = lz_calloc((size_t)(sum ? sum : 1), sizeof(float), what);
+    float *at = mem;
+    for (int i = 0; i < n; i++) {
+        *f[i].slot = f[i].floats ? at : NULL;
+        at += f[i].floats;
+    }
+    if (total) *total = sum;
+    return mem;
+}
 
-static int act_families(ActFamily *f, DitActs *a, const DitConfig *c, int B, int training) {
+enum { DIT_MAX_ACT_FAMILIES = 48 };
+
+// The activation families, one entry each, into f (room for `cap`).
+static int act_families(DitFamily *f, int cap, DitActs *a, const DitConfig *c, int B, int training) {
     long D = c->hidden, T = dit_tokens(c), M = c->mlp_hidden, H = c->heads, F = c->freq_dim;
     long Ls = training ? c->depth : 1;  // per-layer families
     long img_in = (long)B * c->in_channels * c->input_size * c->input_size;
     long img_out = (long)B * dit_out_channels(c) * c->input_size * c->input_size;
     long BTD = (long)B * T * D;
     int n = 0;
-#define FAM(field, size) (f[n].slot = &a->field, f[n].floats = (size), n++)
+#define FAM(field, size)                                                            \
+    do {                                                                            \
+        CHECK(n < cap, "DiT activations: more than %d families (raise the table)", cap); \
+        f[n].slot = &a->field, f[n].floats = (size), n++;                          \
+    } while (0)
     FAM(patches, (long)B * T * dit_patch_dim(c));
     FAM(tfreq, (long)B * F);
     FAM(th, (long)B * D);
@@ -69,9 +83,9 @@ static int act_families(ActFamily *f, DitActs *a, const DitConfig *c, int B, int
 }
 
 long dit_acts_bytes(const DitConfig *cfg, int max_batch, int training) {
-    ActFamily f[64];
+    DitFamily f[DIT_MAX_ACT_FAMILIES];
     DitActs a;
-    int n = act_families(f, &a, cfg, max_batch, training);
+    int n = act_families(f, DIT_MAX_ACT_FAMILIES, &a, cfg, max_batch, training);
     long total = 0;
     for (int i = 0; i < n; i++) total += f[i].floats;
     return total * (long)sizeof(float) + max_batch * (long)(2 * sizeof(unsigned char) + 2 * sizeof(int));
@@ -87,17 +101,9 @@ void dit_build(DitModel *m, const DitConfig *cfg, float *params, int max_batch, 
     dit_params_layout(&m->params, params, cfg);
     m->max_batch = max_batch;
     m->training = training;
-    ActFamily f[64];
-    int n = act_families(f, &m->acts, cfg, max_batch, training);
-    long total = 0;
-    for (int i = 0; i < n; i++) total += f[i].floats;
-    m->acts_floats = total;
-    m->acts_memory = lz_calloc(total, sizeof(float), "DiT activations");
-    float *at = m->acts_memory;
-    for (int i = 0; i < n; i++) {
-        *f[i].slot = f[i].floats ? at : NULL;
-        at += f[i].floats;
-    }
+    DitFamily f[DIT_MAX_ACT_FAMILIES];
+    int n = act_families(f, DIT_MAX_ACT_FAMILIES, &m->acts, cfg, max_batch, training);
+    m->acts_memory = dit_families_alloc(f, n, "DiT activations", &m->acts_floats);
     m->acts.skip = lz_calloc(2 * (size_t)max_batch, 1, "DiT skip flags");
     m->acts.stack_skip = m->acts.skip + max_batch;
     m->acts.kept_rows = lz_calloc(2 * (size_t)max_batch, sizeof(int), "DiT kept rows");
@@ -150,8 +156,9 @@ typedef void (*ModuleFn)(DitModel *m, int l, float *y, const float *z, int B);
 
 // Runs one module with the hook protocol of dit.h: decide (every set of the
 // chain in order), compute the kept rows (all of them, a gathered subset, or
-// none), fill (every set in order).
-static void run_module(DitModel *m, const DitStep *step, int l, DitModule which, ModuleFn fn, float *y,
+// none), fill (every set in order). Returns where the module's output now is:
+// y, or the buffer a fill hook pointed the view at.
+static const float *run_module(DitModel *m, const DitStep *step, int l, DitModule which, ModuleFn fn, float *y,
                        const float *z, const float *gate, int B, const DitHooks *hooks) {
     const DitConfig *c = &m->cfg;
     int T = dit_tokens(c), D = c->hidden;
@@ -181,6 +188,7 @@ static void run_module(DitModel *m, const DitStep *step, int l, DitModule which,
     }
     for (const DitHooks *h = hooks; h; h = h->next)
         if (h->fill) h->fill(h->ctx, &v);
+    return v.y;
 }
 
 static int chain_has_stack_hooks(const DitHooks *hooks) {
@@ -303,14 +311,14 @@ void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int 
         layernorm_modulate_forward_par(z1, m->training ? ln1 : NULL, dit_layer(m, a->ln1_mean, l, BT),
                                        dit_layer(m, a->ln1_rstd, l, BT), xin, shift_msa, scale_msa, Bs, T, D, (int)D6,
                                        LN_EPS);
-        run_module(m, step, l, DIT_ATTN, attention_module, y1, z1, gate_msa, Bs, hooks);
+        const float *y1_used = run_module(m, step, l, DIT_ATTN, attention_module, y1, z1, gate_msa, Bs, hooks);
         // x_mid = x_in + gate_msa * y1 and z2 = modulate(LN(x_mid)) in one pass.
         residual_layernorm_modulate_forward_par(xmid, z2, m->training ? ln2 : NULL, dit_layer(m, a->ln2_mean, l, BT),
-                                                dit_layer(m, a->ln2_rstd, l, BT), xin, gate_msa, y1, shift_mlp,
+                                                dit_layer(m, a->ln2_rstd, l, BT), xin, gate_msa, y1_used, shift_mlp,
                                                 scale_mlp, Bs, T, D, (int)D6, LN_EPS);
-        run_module(m, step, l, DIT_MLP, mlp_module, y2, z2, gate_mlp, Bs, hooks);
+        const float *y2_used = run_module(m, step, l, DIT_MLP, mlp_module, y2, z2, gate_mlp, Bs, hooks);
         if (xout != xmid) memcpy(xout, xmid, sizeof(float) * Bs * T * D);
-        gated_residual_forward_par(xout, gate_mlp, y2, Bs, T, D, (int)D6);
+        gated_residual_forward_par(xout, gate_mlp, y2_used, Bs, T, D, (int)D6);
     }
 
     if (stack_hooks) stack_done(m, B, Bs, hooks, &sv);
