@@ -79,3 +79,25 @@ cJSON *cli_json_pair(double a, double b) {
     cJSON_AddItemToArray(arr, cJSON_CreateNumber(b));
     return arr;
 }
+
+FILE *cli_open_csv_resume(const char *path, const char *header, long resume_step) {
+    FILE *old = fopen(path, "r");
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *out = fopen(tmp, "w");
+    if (!out) cli_fail("%s: cannot write", tmp);
+    fprintf(out, "%s\n", header);
+    if (old && resume_step > 0) {
+        char line[1024];
+        while (fgets(line, sizeof line, old)) {
+            long s;
+            if (sscanf(line, "%ld,", &s) == 1 && s <= resume_step) fputs(line, out);
+        }
+    }
+    if (old) fclose(old);
+    if (fclose(out)) cli_fail("%s: cannot write", tmp);
+    if (rename(tmp, path)) cli_fail("cannot rename %s to %s", tmp, path);
+    FILE *f = fopen(path, "a");
+    if (!f) cli_fail("%s: cannot append", path);
+    return f;
+}

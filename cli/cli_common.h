@@ -2,6 +2,7 @@
 // one-line errors, and formatting.
 #pragma once
 #include <cjson/cJSON.h>
+#include <stdio.h>
 
 #include "model/dit.h"
 #include "model/io/npy.h"
@@ -27,3 +28,8 @@ int cli_parse_guide_channels(const char *text, const DitConfig *c);
 const char *cli_si(double value, char *buf, int buflen);
 // A two-element JSON array [a, b] (confidence intervals in --json output).
 cJSON *cli_json_pair(double a, double b);
+// Opens a training CSV for appending, consistent with a resumed checkpoint:
+// writes `header` (no newline) and keeps the old rows whose first column (the
+// step) is <= resume_step, dropping rows written after the checkpoint before
+// an interruption. Exits with a one-line error if the file cannot be written.
+FILE *cli_open_csv_resume(const char *path, const char *header, long resume_step);

@@ -107,30 +107,6 @@ static int parse_config(TrainConfig *tc, const cJSON *root, const char *path, Lz
     return 0;
 }
 
-// Keeps the loss CSV consistent with a resumed checkpoint: rows of steps after
-// the checkpoint (written before an interruption) are dropped.
-static FILE *open_loss_csv(const char *path, long resume_step) {
-    FILE *old = fopen(path, "r");
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *out = fopen(tmp, "w");
-    CHECK(out, "cannot write %s", tmp);
-    fprintf(out, "step,loss,mse,vb,grad_norm,lr,samples_per_s,elapsed_s\n");
-    if (old && resume_step > 0) {
-        char line[512];
-        while (fgets(line, sizeof line, old)) {
-            long s;
-            if (sscanf(line, "%ld,", &s) == 1 && s <= resume_step) fputs(line, out);
-        }
-    }
-    if (old) fclose(old);
-    fclose(out);
-    CHECK(rename(tmp, path) == 0, "cannot rename %s to %s", tmp, path);
-    FILE *f = fopen(path, "a");
-    CHECK(f, "cannot append to %s", path);
-    return f;
-}
-
 extern int openblas_get_num_threads(void);
 extern char *openblas_get_corename(void);
 
@@ -199,7 +175,7 @@ int cmd_train(int argc, char **argv) {
         }
         fprintf(stderr, "resuming %s at step %ld of %ld\n", ckpt, tr.step, tc.steps);
     }
-    FILE *loss_csv = open_loss_csv(csv, tr.step);
+    FILE *loss_csv = cli_open_csv_resume(csv, "step,loss,mse,vb,grad_norm,lr,samples_per_s,elapsed_s", tr.step);
     char name[32];
     fprintf(stderr, "training %s (%ld params) on %s: %ld images, batch %d, %ld steps; openblas %s, %d threads\n",
             dit_config_name(&tc.model, name, sizeof name), dit_param_count(&tc.model), ds.source, ds.n,

@@ -18,3 +18,6 @@ int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_noise(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_train_lazy(int argc, char **argv);
+int cmd_train_l2c(int argc, char **argv);
+int cmd_calibrate_gates(int argc, char **argv);

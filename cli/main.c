@@ -15,6 +15,9 @@ static const Command commands[] = {
     {"eval", cmd_eval, "all metrics of generated images vs the test split (FID/sFID/IS-proxy, P/R, KID, ...)"},
     {"sample", cmd_sample, "DDIM/DDPM sampling with classifier-free guidance to .npy (+ labels, PNG grid)"},
     {"noise", cmd_noise, "write torch.manual_seed(S); torch.randn(shape) as .npy, bit-exact"},
+    {"train-lazy", cmd_train_lazy, "train LazyDiT gates on a frozen DiT (optionally calibrated to a lazy ratio)"},
+    {"train-l2c", cmd_train_l2c, "train a Learning-to-Cache router on a frozen DiT"},
+    {"calibrate-gates", cmd_calibrate_gates, "calibrate a gate/router threshold to a lazy ratio, or measure it"},
 };
 
 static void print_usage(FILE *f) {

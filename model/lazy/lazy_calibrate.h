@@ -1,0 +1,71 @@
+// lazy_calibrate.h: measuring the realised lazy ratio of a learned policy and
+// calibrating its inference threshold to a requested ratio.
+//
+// The realised ratio is what model/lazy/lazy_account.h counts: reused slots
+// over all (model row, step, block, module) slots of a real sampling run (the
+// sampler with the policy in its lazy runtime), attention and MLP together,
+// CFG null rows included. A measurement samples N images with labels
+// i % num_classes and per-sample seeds rng_sample_seed(seed, i).
+//
+// Seed rule. Calibration runs use run seed LAZY_CALIB_SEED (1) by default and
+// evaluation runs use seed 0 (the project's evaluation convention). Sample
+// i's noise seed is fmix32(low32(splitmix64(run seed)) + i), a bijection of a
+// 32-bit counter, so the two sets of noise seeds are disjoint as long as the
+// two counter ranges do not overlap; lazy_seeds_disjoint checks exactly that
+// for the sizes at hand, and `calibrate-gates` refuses a calibration seed
+// whose samples would share noise with the first LAZY_EVAL_MAX samples of
+// seed 0.
+//
+// Threshold calibration. The ratio falls (weakly) as the threshold rises
+// (threshold 1 never reuses); decisions feed back into later inputs, so it is
+// monotone only in practice, not by construction. The search keeps a bracket
+// [lo, hi] with ratio(lo) >= target >= ratio(hi), starts at the file's
+// threshold, and tries the secant point of the bracket, pulled at least 10%
+// inside it (so the bracket shrinks geometrically, like bisection, even when
+// the curve is flat), until the measured ratio is within `tol` of the target
+// or the bracket is narrower than 1e-7. It returns the best threshold seen.
+#pragma once
+#include <stdint.h>
+
+#include "model/diffusion.h"
+#include "model/dit.h"
+#include "model/lazy/gates.h"
+#include "model/lazy/lazy_account.h"
+#include "model/lazy/policy.h"
+
+#define LAZY_CALIB_SEED 1
+#define LAZY_EVAL_MAX 100000L
+
+typedef struct {
+    long samples;      // N
+    uint64_t seed;     // run seed of the per-sample noise
+    int batch;         // samples per chunk (model rows 2 x batch under CFG)
+    float cfg_scale;   // 1.5 (LazyDiT's evaluation setting)
+    int quiet;
+} LazyMeasureSpec;
+
+// 1 if the per-sample noise seeds of samples [0, n_a) of run seed a and
+// [0, n_b) of run seed b are all different.
+int lazy_seeds_disjoint(uint64_t a, long n_a, uint64_t b, long n_b);
+
+// Samples spec->samples images from m (built for inference with at least 2 x
+// batch rows) on the respaced process d with the policy `name` and its
+// options, and returns the accounting summary. sha: SHA-256 of the weights
+// file (checked against gate files), or NULL. out (N, C, H, W) may be NULL;
+// labels (N) receives i % num_classes if not NULL.
+int lazy_measure(DitModel *m, const uint8_t *sha, const Diffusion *d, const char *respacing, const char *name,
+                 const PolicyArg *args, int nargs, const LazyMeasureSpec *spec, float *out, int *labels,
+                 LazySummary *sum, LzError *err);
+
+typedef struct {
+    double target;     // requested lazy ratio
+    double tol;        // stop when |ratio - target| <= tol (0.005)
+    int max_rounds;    // measurements at most (16)
+    LazyMeasureSpec spec;
+} LazyCalibOptions;
+
+// Calibrates the threshold of the gate (or router) file at `path` for model
+// m. On success *threshold and *sum hold the best round (closest to the
+// target); the caller decides whether it is close enough.
+int lazy_calibrate_threshold(DitModel *m, const uint8_t *sha, const Diffusion *d, GateKind kind, const char *path,
+                             const LazyCalibOptions *o, double *threshold, LazySummary *sum, LzError *err);
