@@ -210,21 +210,21 @@ int gates_write(const GateFile *g, const char *path, LzError *err) {
 
 int gates_check_run(const GateFile *g, const char *path, int steps, const char *respacing, const DitConfig *cfg,
                     const uint8_t *sha, LzError *err) {
-    const char *what = gates_kind_name(g->kind);
+    const char *what = g->kind == GATES_L2C ? "router was" : "gates were";
     if (g->S != steps)
-        return lz_fail(err, "%s: %s were trained for %d sampling steps, this run has %d", path, what, g->S, steps);
+        return lz_fail(err, "%s: %s trained for %d sampling steps, this run has %d", path, what, g->S, steps);
     if (respacing && strcmp(g->respacing, respacing))
-        return lz_fail(err, "%s: %s were trained for respacing '%s', this run uses '%s'", path, what, g->respacing,
+        return lz_fail(err, "%s: %s trained for respacing '%s', this run uses '%s'", path, what, g->respacing,
                        respacing);
     if (g->L != cfg->depth)
-        return lz_fail(err, "%s: %s were trained for depth %d, the model has %d blocks", path, what, g->L, cfg->depth);
+        return lz_fail(err, "%s: %s trained for depth %d, the model has %d blocks", path, what, g->L, cfg->depth);
     if (g->kind == GATES_LAZYDIT && g->D != cfg->hidden)
         return lz_fail(err, "%s: gates were trained for hidden size %d, the model has %d", path, g->D, cfg->hidden);
     if (sha) {
         char hex[SHA256_HEX_LEN];
         sha256_hex(sha, hex);
         if (strcmp(hex, g->model_sha256))
-            return lz_fail(err, "%s: %s were trained for the model with sha256 %.12s..., these weights are %.12s...",
+            return lz_fail(err, "%s: %s trained for the model with sha256 %.12s..., these weights are %.12s...",
                            path, what, g->model_sha256, hex);
     }
     return 0;
