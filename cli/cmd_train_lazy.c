@@ -24,7 +24,7 @@
 typedef struct {
     const char *cmd;         // "train-lazy" or "train-l2c"
     LazyTrainHyper hp;
-    const char *weights, *data, *out_dir, *out;
+    const char *weights, *data, *images, *labels, *out_dir, *out;
     long iterations;
     int heads, log_every, checkpoint_every;
     double threshold;
@@ -208,9 +208,9 @@ static int run_command(LazyTrainKind kind, int argc, char **argv) {
     r.data = "train";
     const char *respacing = NULL, *rho_search = NULL;
     int steps = 20, batch = 32;
-    long iterations = kind == LAZY_TRAIN_ROUTER ? 300 : 600, seed = 0, stop_after = 0, search_iters = 0;
+    long iterations = 0, seed = 0, stop_after = 0, search_iters = 0;
     int search_rounds = 6;
-    double lr = kind == LAZY_TRAIN_ROUTER ? 1e-2 : 1e-3, rho = kind == LAZY_TRAIN_ROUTER ? 1e-4 : 1e-5;
+    double lr = kind == LAZY_TRAIN_ROUTER ? 1e-2 : 1e-4, rho = 1e-5;
     double rho_attn = NAN, rho_mlp = NAN, class_dropout = 0.1, wd = 0, clamp = 5;
     bool odd = false, fresh = false;
     CalibArgs c = {NAN, 200, LAZY_CALIB_SEED, 50, 0.005, 16};
@@ -226,16 +226,19 @@ static int run_command(LazyTrainKind kind, int argc, char **argv) {
         {"--weights", ARG_STRING, &r.weights, false, "frozen DiT (default models/fmnist_dit.safetensors)", false},
         {"--heads", ARG_INT, &r.heads, false, "attention heads if the weights file does not say", false},
         {"--data", ARG_STRING, &r.data, false, "training images: 'train' (Fashion-MNIST, default) or a directory", false},
+        {"--images", ARG_STRING, &r.images, false, "training images as .npy (N, C, H, W) instead of --data", false},
+        {"--labels", ARG_STRING, &r.labels, false, "their labels (N,) .npy (with --images)", false},
         {"--steps", ARG_INT, &steps, false, "sampling steps the file is for (default 20)", false},
         {"--respacing", ARG_STRING, &respacing, false, "their respacing (default --steps as \"N\")", false},
         {"--iterations", ARG_LONG, &iterations, false,
-         is_router ? "optimizer steps (default 300)" : "optimizer steps (default 600)", false},
+         is_router ? "optimizer steps (default 30 x (steps / 2): ~30 updates per router step)"
+                   : "optimizer steps (default 30 x (steps - 1): ~30 updates per step)", false},
         {"--batch", ARG_INT, &batch, false, "images per iteration (default 32)", false},
-        {"--lr", ARG_DOUBLE, &lr, false, is_router ? "AdamW learning rate (default 1e-2)" : "AdamW learning rate (default 1e-3)",
+        {"--lr", ARG_DOUBLE, &lr, false, is_router ? "AdamW learning rate (default 1e-2)" : "AdamW learning rate (default 1e-4)",
          false},
         {"--weight-decay", ARG_DOUBLE, &wd, false, "AdamW weight decay (default 0)", false},
         {is_router ? "--lambda" : "--rho", ARG_DOUBLE, &rho, false,
-         is_router ? "L2C regulariser weight lambda on sum(1 - sigmoid(theta)) (default 1e-4)"
+         is_router ? "L2C regulariser weight lambda on sum(1 - sigmoid(theta)) (default 1e-5)"
                    : "laziness weight for both modules (default 1e-5)", false},
         {"--rho-attn", ARG_DOUBLE, &rho_attn, false, "attention laziness weight (default --rho/--lambda)", false},
         {"--rho-mlp", ARG_DOUBLE, &rho_mlp, false, "MLP laziness weight (default --rho/--lambda)", false},
@@ -264,9 +267,9 @@ static int run_command(LazyTrainKind kind, int argc, char **argv) {
         {"--stop-after", ARG_LONG, &stop_after, false, "stop (checkpointed) after N iterations in this invocation", false},
     };
     ArgParser p = {r.cmd,
-                   is_router ? "--out-dir DIR [--steps 20] [--iterations 300] [--batch 32] [--lambda 1e-4] [--lr 1e-2]\n"
+                   is_router ? "--out-dir DIR [--steps 20] [--iterations N] [--batch 32] [--lambda 1e-5] [--lr 1e-2]\n"
                                "       [--target-ratio R] [--out R.safetensors] [--fresh] [--stop-after N]"
-                             : "--out-dir DIR [--steps 20] [--iterations 600] [--batch 32] [--rho 1e-5] [--lr 1e-3]\n"
+                             : "--out-dir DIR [--steps 20] [--iterations N] [--batch 32] [--rho 1e-5] [--lr 1e-4]\n"
                                "       [--odd-steps-only] [--target-ratio R [--rho-search LO,HI]] [--out G.safetensors]",
                    is_router
                        ? "Trains a Learning-to-Cache router (one logit per step, block and module) on a frozen\n"
@@ -284,6 +287,7 @@ static int run_command(LazyTrainKind kind, int argc, char **argv) {
     const char *cmd = r.cmd;
     if (steps < 2 || steps > 1000) cli_fail_in(cmd, "--steps %d: training needs 2..1000 sampling steps", steps);
     if (batch < 1 || batch > 4096) cli_fail_in(cmd, "--batch %d outside 1..4096", batch);
+    if (!args_seen(&p, "--iterations")) iterations = 30L * (is_router ? steps / 2 : steps - 1);
     if (iterations < 1) cli_fail_in(cmd, "--iterations %ld must be >= 1", iterations);
     if (!(lr > 0 && lr <= 10)) cli_fail_in(cmd, "--lr %g outside (0, 10]", lr);
     if (!(wd >= 0 && wd <= 1)) cli_fail_in(cmd, "--weight-decay %g outside [0, 1]", wd);
@@ -302,6 +306,9 @@ static int run_command(LazyTrainKind kind, int argc, char **argv) {
     if (c.samples < 1 || c.samples > 100000) cli_fail_in(cmd, "--calib-samples %ld outside 1..100000", c.samples);
     if (c.seed < 0) cli_fail_in(cmd, "--calib-seed %ld must be >= 0", c.seed);
     if (c.batch < 1) cli_fail_in(cmd, "--calib-batch %d must be >= 1", c.batch);
+    if (r.images && args_seen(&p, "--data")) cli_fail_in(cmd, "give --data or --images, not both");
+    if (r.labels && !r.images) cli_fail_in(cmd, "--labels goes with --images");
+    if (r.images) r.data = r.images;
     if (rho_search && !calibrate) cli_fail_in(cmd, "--rho-search needs --target-ratio");
     if (rho_search && is_router) cli_fail_in(cmd, "--rho-search is for train-lazy (calibrate a router's threshold)");
     double rho_lo = 0, rho_hi = 0;
@@ -349,7 +356,8 @@ static int run_command(LazyTrainKind kind, int argc, char **argv) {
     if (!r.out) r.out = out_default;
 
     Dataset ds;
-    if (dataset_load_spec(&ds, r.data, "train", &err)) cli_fail_in(cmd, "%s", err.msg);
+    if (r.images ? dataset_load_files(&ds, r.images, r.labels, &err) : dataset_load_spec(&ds, r.data, "train", &err))
+        cli_fail_in(cmd, "%s", err.msg);
     if (!ds.labels) cli_fail_in(cmd, "%s: training needs labels", ds.source);
 
     DitModel m = {0};
@@ -481,9 +489,9 @@ int cmd_calibrate_gates(int argc, char **argv) {
             if (npy_write(lp, NPY_I64, 1, ls, y64, &e2)) cli_fail_in(cmd, "%s", e2.msg);
             free(y64);
         }
-        printf("{\"file\":\"%s\",\"steps\":%d,\"samples\":%ld,\"seed\":%ld,\"cfg_scale\":%g,\"lazy_ratio\":%.6f,"
-               "\"lazy_ratio_attn\":%.6f,\"lazy_ratio_mlp\":%.6f,\"equal_budget_steps\":%.3f,\"macs_linear\":%.6g,"
-               "\"macs_all\":%.6g,\"full_macs_linear\":%.6g}\n",
+        printf("{\"file\":\"%s\",\"steps\":%d,\"samples\":%ld,\"seed\":%ld,\"cfg_scale\":%g,\"lazy_ratio\":%.17g,"
+               "\"lazy_ratio_attn\":%.17g,\"lazy_ratio_mlp\":%.17g,\"equal_budget_steps\":%.17g,\"macs_linear\":%.17g,"
+               "\"macs_all\":%.17g,\"full_macs_linear\":%.17g}\n",
                path, g.S, n, seed, cfg_scale, s.lazy_ratio, s.lazy_ratio_attn, s.lazy_ratio_mlp, s.equal_budget_steps,
                s.macs_linear, s.macs_all, s.full_macs_linear);
         free(x);

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The committed learned lazy policies of the default model: LazyDiT gates and
+# Learning-to-Cache routers for 10, 20 and 50 DDIM steps, each calibrated to
+# lazy ratios 0.2, 0.3, 0.4 and 0.5 (models/gates/), and their evaluation
+# against DDIM at the equal-budget step count K x (1 - ratio).
+#
+#   experiments/lazy_gates.sh train K       LazyDiT gates for K steps (results/gates/lazydit_kK/)
+#   experiments/lazy_gates.sh train-l2c K   the L2C router for K steps (results/gates/l2c_kK/)
+#   experiments/lazy_gates.sh calibrate K   models/gates/{lazydit,l2c}_kK_rRR.safetensors from those trainings
+#   experiments/lazy_gates.sh eval K        sample N (default 500) images of seed 0 with every file of K
+#                                           and with DDIM at the equal-budget step counts, score them
+#   experiments/lazy_gates.sh table         the README table from results/gates/eval/*.json
+#
+# Every stage is resumable: a training resumes from its checkpoint, and files
+# that exist are not made again (delete one to redo it). Run in the background
+# with low priority, e.g.
+#   nohup nice -n 10 experiments/lazy_gates.sh train 20 > results/gates/train_k20.log 2>&1 &
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+L=${LAZYDIT_BIN:-$BUILD/lazydit}
+N=${EVAL_N:-500}
+RATIOS=${RATIOS:-"0.2 0.3 0.4 0.5"}
+W=models/fmnist_dit.safetensors
+OUT=results/gates
+EVAL=$OUT/eval
+mkdir -p "$OUT" "$EVAL" models/gates
+
+# About 30 optimizer steps per trained sampling step (K - 1 steps for gates, K / 2 for routers).
+lazy_iters() { echo $((30 * $1)); }
+l2c_iters() { echo $((30 * ($1 / 2))); }
+# A metadata value of a safetensors file (8-byte little-endian header length, JSON header).
+st_meta() { tail -c +9 "$1" | head -c "$(od -An -tu8 -N8 "$1" | tr -d ' ')" | jq -r ".__metadata__.$2"; }
+rr() { printf '%02d' "$(echo "$1 * 100 / 1" | bc)"; }
+
+stage=${1:?usage: experiments/lazy_gates.sh train|train-l2c|calibrate|eval|table [K]}
+K=${2:-}
+
+case "$stage" in
+train)
+    "$L" train-lazy --weights "$W" --out-dir "$OUT/lazydit_k$K" --steps "$K" --iterations "$(lazy_iters "$K")" \
+        --batch 32 --lr 1e-4 --rho 1e-5 --seed 0 --log-every 50
+    ;;
+train-l2c)
+    "$L" train-l2c --weights "$W" --out-dir "$OUT/l2c_k$K" --steps "$K" --iterations "$(l2c_iters "$K")" \
+        --batch 32 --lr 1e-2 --lambda 1e-5 --seed 0 --log-every 50
+    ;;
+calibrate)
+    for r in $RATIOS; do
+        g=models/gates/lazydit_k${K}_r$(rr "$r").safetensors
+        [ -f "$g" ] || "$L" calibrate-gates --weights "$W" --gates "$OUT/lazydit_k$K/gates.safetensors" \
+            --target-ratio "$r" --out "$g"
+        if [ -f "$OUT/l2c_k$K/router.safetensors" ]; then
+            g=models/gates/l2c_k${K}_r$(rr "$r").safetensors
+            [ -f "$g" ] || "$L" calibrate-gates --weights "$W" --router "$OUT/l2c_k$K/router.safetensors" \
+                --target-ratio "$r" --out "$g"
+        fi
+    done
+    ;;
+eval)
+    score() {  # name: samples in $EVAL/name.npy -> $EVAL/name.eval.json
+        [ -f "$EVAL/$1.eval.json" ] ||
+            "$L" eval --samples "$EVAL/$1.npy" --labels "$EVAL/$1_labels.npy" --json >"$EVAL/$1.eval.json"
+    }
+    for r in $RATIOS; do
+        for kind in lazydit l2c; do
+            g=models/gates/${kind}_k${K}_r$(rr "$r").safetensors
+            [ -f "$g" ] || continue
+            name=${kind}_k${K}_r$(rr "$r")_n$N
+            opt=--gates
+            [ "$kind" = l2c ] && opt=--router
+            [ -f "$EVAL/$name.measure.json" ] || "$L" calibrate-gates --weights "$W" $opt "$g" --measure --n "$N" \
+                --seed 0 --samples-out "$EVAL/$name.npy" >"$EVAL/$name.measure.json"
+            score "$name"
+        done
+        kb=$(echo "$K * (1 - $r) / 1" | bc)
+        name=ddim_k${kb}_n$N
+        [ -f "$EVAL/$name.npy" ] || "$L" sample --weights "$W" --n "$N" --seed 0 --steps "$kb" --batch 50 --quiet \
+            --out "$EVAL/$name.npy"
+        score "$name"
+    done
+    name=ddim_k${K}_n$N
+    [ -f "$EVAL/$name.npy" ] || "$L" sample --weights "$W" --n "$N" --seed 0 --steps "$K" --batch 50 --quiet \
+        --out "$EVAL/$name.npy"
+    score "$name"
+    ;;
+table)
+    echo "| policy | steps | target | calibrated ratio (seed 1, 200) | realised ratio (seed 0, N) | threshold | FID-proxy | class consistency | DDIM at K(1-r) | its FID-proxy | DDIM at K: FID-proxy |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    for f in $(ls "$EVAL"/*_r*_n*.measure.json 2>/dev/null | sort -V); do
+        name=$(basename "$f" .measure.json)
+        kind=${name%%_k*}
+        rest=${name#*_k}
+        K=${rest%%_r*}
+        R=${rest#*_r}
+        R=${R%%_n*}
+        n=${name##*_n}
+        g=models/gates/${kind}_k${K}_r$R.safetensors
+        kb=$(echo "$K * (100 - $R) / 100" | bc)
+        ddim=$EVAL/ddim_k${kb}_n$n.eval.json
+        full=$EVAL/ddim_k${K}_n$n.eval.json
+        calib=$(st_meta "$g" realised_ratio)
+        thr=$(st_meta "$g" threshold)
+        printf '| %s | %s | 0.%s | %.3f | %.3f (N = %s) | %.4g | %.2f | %.3f | DDIM-%s | %s | %s |\n' "$kind" "$K" "$R" \
+            "$calib" "$(jq .lazy_ratio "$f")" "$n" "$thr" "$(jq .fid "$EVAL/$name.eval.json")" \
+            "$(jq .class_consistency "$EVAL/$name.eval.json")" "$kb" \
+            "$( [ -f "$ddim" ] && printf '%.2f' "$(jq .fid "$ddim")" || echo -)" \
+            "$( [ -f "$full" ] && printf '%.2f' "$(jq .fid "$full")" || echo -)"
+    done
+    ;;
+*)
+    echo "unknown stage '$stage'" >&2
+    exit 2
+    ;;
+esac
