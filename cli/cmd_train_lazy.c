@@ -140,14 +140,35 @@ static int train(const TrainLazyRun *r, const Dataset *ds, const char *out_dir, 
     return done;
 }
 
+#define MAX_TARGETS 16
+
 typedef struct {
-    double target;
+    double targets[MAX_TARGETS];
+    int ntargets;
     long samples;
     long seed;
     int batch;
     double tol;
     int rounds;
 } CalibArgs;
+
+// "0.2,0.3,0.5" -> targets, each in (0, 1). Usage errors exit 2.
+static void parse_targets(const char *cmd, const char *text, CalibArgs *c) {
+    const char *at = text;
+    c->ntargets = 0;
+    for (;;) {
+        char *end = NULL;
+        double v = strtod(at, &end);
+        if (end == at || (*end && *end != ',') || !(v > 0 && v < 1) || c->ntargets == MAX_TARGETS) {
+            fprintf(stderr, "lazydit %s: --target-ratio '%s': expected up to %d ratios in (0, 1), comma-separated\n", cmd,
+                    text, MAX_TARGETS);
+            exit(2);
+        }
+        c->targets[c->ntargets++] = v;
+        if (!*end) break;
+        at = end + 1;
+    }
+}
 
 static LazyMeasureSpec calib_spec(const CalibArgs *c) {
     return (LazyMeasureSpec){c->samples, (uint64_t)c->seed, c->batch, 1.5f, 0};
@@ -166,12 +187,24 @@ static double measure_ratio(const char *cmd, DitModel *m, const uint8_t *sha, co
     LazyMeasureSpec spec = calib_spec(c);
     LazySummary s;
     LzError err;
-    if (lazy_measure(m, sha, d, respacing, kind == GATES_L2C ? "l2c" : "lazydit", &a, 1, &spec, NULL, NULL, &s, &err))
+    if (lazy_measure(m, sha, d, respacing, kind == GATES_L2C ? "l2c" : "lazydit", &a, 1, &spec, NULL, NULL, &s, NULL,
+                     &err))
         cli_fail_in(cmd, "%s", err.msg);
     return s.lazy_ratio;
 }
 
-// Calibrates the file at `path` in place; exits 1 when the target is missed by more than 2 points.
+// The output path of target r: `out` with "{r}" replaced by the ratio in percent ("30").
+static void out_path(char *buf, size_t cap, const char *out, double r) {
+    const char *at = strstr(out, "{r}");
+    if (!at) {
+        snprintf(buf, cap, "%s", out);
+        return;
+    }
+    snprintf(buf, cap, "%.*s%02ld%s", (int)(at - out), out, lround(r * 100), at + 3);
+}
+
+// Calibrates the file at `path` to every target and writes one file per
+// target; exits 1 when a target is missed by more than 2 points.
 static void calibrate_file(const char *cmd, DitModel *m, const uint8_t *sha, GateKind kind, const char *path,
                            const char *out, const CalibArgs *c, const char *method) {
     LzError err;
@@ -179,24 +212,31 @@ static void calibrate_file(const char *cmd, DitModel *m, const uint8_t *sha, Gat
     if (gates_read(&g, path, kind, &err)) cli_fail_in(cmd, "%s", err.msg);
     Diffusion d;
     if (diffusion_create(&d, "linear", 1000, g.respacing, &err)) cli_fail_in(cmd, "%s: %s", path, err.msg);
-    LazyCalibOptions o = {c->target, c->tol, c->rounds, calib_spec(c)};
-    double thr;
-    LazySummary s;
-    if (lazy_calibrate_threshold(m, sha, &d, kind, path, &o, &thr, &s, &err)) cli_fail_in(cmd, "%s", err.msg);
+    LazyCalibOptions o = {c->tol, c->rounds, calib_spec(c)};
+    double thr[MAX_TARGETS];
+    LazySummary s[MAX_TARGETS];
+    if (lazy_calibrate_thresholds(m, sha, &d, kind, path, c->targets, c->ntargets, &o, thr, s, &err))
+        cli_fail_in(cmd, "%s", err.msg);
     diffusion_free(&d);
-    if (fabs(s.lazy_ratio - c->target) > 0.02)
-        cli_fail_in(cmd, "%s: the closest threshold %.9g gives lazy ratio %.4f, more than 2 points from %.4f "
-                    "(train with another rho)", path, thr, s.lazy_ratio, c->target);
-    g.threshold = thr;
-    snprintf(g.calibration, sizeof g.calibration, "%s", method);
-    g.target_ratio = c->target;
-    g.realised_ratio = s.lazy_ratio;
-    g.calibration_samples = c->samples;
-    g.calibration_seed = c->seed;
-    g.calibration_cfg = 1.5;
-    if (gates_write(&g, out, &err)) cli_fail_in(cmd, "%s", err.msg);
-    fprintf(stderr, "%s: threshold %.9g, lazy ratio %.4f (attn %.4f, mlp %.4f; target %.4f) on %ld samples of seed %ld\n",
-            out, thr, s.lazy_ratio, s.lazy_ratio_attn, s.lazy_ratio_mlp, c->target, c->samples, c->seed);
+    for (int i = 0; i < c->ntargets; i++)
+        if (fabs(s[i].lazy_ratio - c->targets[i]) > 0.02)
+            cli_fail_in(cmd, "%s: the closest threshold %.9g gives lazy ratio %.4f, more than 2 points from %.4f "
+                        "(train with another rho)", path, thr[i], s[i].lazy_ratio, c->targets[i]);
+    for (int i = 0; i < c->ntargets; i++) {
+        char dst[1200];
+        out_path(dst, sizeof dst, out, c->targets[i]);
+        g.threshold = thr[i];
+        snprintf(g.calibration, sizeof g.calibration, "%s", method);
+        g.target_ratio = c->targets[i];
+        g.realised_ratio = s[i].lazy_ratio;
+        g.calibration_samples = c->samples;
+        g.calibration_seed = c->seed;
+        g.calibration_cfg = 1.5;
+        if (gates_write(&g, dst, &err)) cli_fail_in(cmd, "%s", err.msg);
+        fprintf(stderr, "%s: threshold %.9g, lazy ratio %.4f (attn %.4f, mlp %.4f; target %.4f) on %ld samples of seed %ld\n",
+                dst, thr[i], s[i].lazy_ratio, s[i].lazy_ratio_attn, s[i].lazy_ratio_mlp, c->targets[i], c->samples,
+                c->seed);
+    }
     gates_free(&g);
 }
 
@@ -213,7 +253,8 @@ static int run_command(LazyTrainKind kind, int argc, char **argv) {
     double lr = kind == LAZY_TRAIN_ROUTER ? 1e-2 : 1e-4, rho = 1e-5;
     double rho_attn = NAN, rho_mlp = NAN, class_dropout = 0.1, wd = 0, clamp = 5;
     bool odd = false, fresh = false;
-    CalibArgs c = {NAN, 200, LAZY_CALIB_SEED, 50, 0.005, 16};
+    CalibArgs c = {{0}, 0, 200, LAZY_CALIB_SEED, 50, 0.005, 8};
+    const char *target_text = NULL;
     r.threshold = 0.5;
     r.log_every = 20;
     r.checkpoint_every = 25;
@@ -250,7 +291,7 @@ static int run_command(LazyTrainKind kind, int argc, char **argv) {
         {"--clamp", ARG_DOUBLE, &clamp, false, "routers: clamp logits to [-C, C] after each update (L2C: 5; 0 = off)",
          false},
         {"--threshold", ARG_DOUBLE, &r.threshold, false, "inference threshold written to the file (default 0.5)", false},
-        {"--target-ratio", ARG_DOUBLE, &c.target, false,
+        {"--target-ratio", ARG_STRING, &target_text, false,
          "after training, calibrate the threshold so the realised lazy ratio is this (within 2 points)", false},
         {"--rho-search", ARG_STRING, &rho_search, false,
          "LO,HI: with --target-ratio, first bisect log(rho) in [LO, HI] over short trainings", false},
@@ -301,8 +342,9 @@ static int run_command(LazyTrainKind kind, int argc, char **argv) {
     if (!(r.threshold >= 0 && r.threshold <= 1)) cli_fail_in(cmd, "--threshold %g outside [0, 1]", r.threshold);
     if (r.log_every < 1 || r.checkpoint_every < 1) cli_fail_in(cmd, "--log-every and --checkpoint-every must be >= 1");
     if (stop_after < 0) cli_fail_in(cmd, "--stop-after %ld must be >= 0", stop_after);
-    bool calibrate = args_seen(&p, "--target-ratio");
-    if (calibrate && !(c.target > 0 && c.target < 1)) cli_fail_in(cmd, "--target-ratio %g outside (0, 1)", c.target);
+    bool calibrate = target_text != NULL;
+    if (calibrate) parse_targets(cmd, target_text, &c);
+    if (calibrate && c.ntargets != 1) cli_fail_in(cmd, "--target-ratio: one ratio (use calibrate-gates for several)");
     if (c.samples < 1 || c.samples > 100000) cli_fail_in(cmd, "--calib-samples %ld outside 1..100000", c.samples);
     if (c.seed < 0) cli_fail_in(cmd, "--calib-seed %ld must be >= 0", c.seed);
     if (c.batch < 1) cli_fail_in(cmd, "--calib-batch %d must be >= 1", c.batch);
@@ -389,9 +431,9 @@ static int run_command(LazyTrainKind kind, int argc, char **argv) {
             fprintf(log, "%d,%.6g,%ld,%.6f\n", k + 1, rr, search_iters, ratio);
             fflush(log);
             fprintf(stderr, "rho search: round %d rho %.4g -> lazy ratio %.4f (target %.4f)\n", k + 1, rr, ratio,
-                    c.target);
-            if (fabs(ratio - c.target) < best_gap) best_gap = fabs(ratio - c.target), best = rr;
-            if (ratio < c.target) a = x;
+                    c.targets[0]);
+            if (fabs(ratio - c.targets[0]) < best_gap) best_gap = fabs(ratio - c.targets[0]), best = rr;
+            if (ratio < c.targets[0]) a = x;
             else b = x;
         }
         fclose(log);
@@ -418,20 +460,23 @@ int cmd_calibrate_gates(int argc, char **argv) {
     bool measure = false;
     long n = 0, seed = 0;
     double cfg_scale = 1.5;
-    CalibArgs c = {NAN, 200, LAZY_CALIB_SEED, 50, 0.005, 16};
+    CalibArgs c = {{0}, 0, 200, LAZY_CALIB_SEED, 50, 0.005, 8};
+    const char *target_text = NULL;
     ArgSpec specs[] = {
         {"--gates", ARG_STRING, &gates, false, "LazyDiT gate file", false},
         {"--router", ARG_STRING, &router, false, "L2C router file", false},
         {"--weights", ARG_STRING, &weights, false, "the DiT (default models/fmnist_dit.safetensors)", false},
         {"--heads", ARG_INT, &heads, false, "attention heads if the weights file does not say", false},
-        {"--target-ratio", ARG_DOUBLE, &c.target, false, "calibrate the threshold to this realised lazy ratio", false},
-        {"--out", ARG_STRING, &out, false, "calibrated file to write (may equal the input)", false},
+        {"--target-ratio", ARG_STRING, &target_text, false,
+         "calibrate the threshold to this realised lazy ratio; several: 0.2,0.3,... (one file each)", false},
+        {"--out", ARG_STRING, &out, false,
+         "calibrated file (may equal the input); with several targets it must contain {r} (ratio in percent)", false},
         {"--calib-samples", ARG_LONG, &c.samples, false, "calibration samples (default 200)", false},
         {"--calib-seed", ARG_LONG, &c.seed, false, "run seed of the calibration samples (default 1; evaluation uses 0)",
          false},
         {"--calib-batch", ARG_INT, &c.batch, false, "samples per chunk (default 50)", false},
         {"--tol", ARG_DOUBLE, &c.tol, false, "stop once within this of the target (default 0.005)", false},
-        {"--max-rounds", ARG_INT, &c.rounds, false, "sampling runs at most (default 16)", false},
+        {"--max-rounds", ARG_INT, &c.rounds, false, "sampling runs per target at most (default 8)", false},
         {"--measure", ARG_FLAG, &measure, false, "only measure: sample --n images of --seed with the file's policy", false},
         {"--n", ARG_LONG, &n, false, "--measure: samples (labels i % classes)", false},
         {"--seed", ARG_LONG, &seed, false, "--measure: run seed (default 0, the evaluation seed)", false},
@@ -440,7 +485,7 @@ int cmd_calibrate_gates(int argc, char **argv) {
         {"--samples-out", ARG_STRING, &samples_out, false, "--measure: write the samples (.npy) and OUT_labels.npy", false},
     };
     ArgParser p = {cmd,
-                   "(--gates G | --router R) --target-ratio R --out OUT [--calib-samples 200] [--calib-seed 1]\n"
+                   "(--gates G | --router R) --target-ratio R[,R...] --out OUT [--calib-samples 200] [--calib-seed 1]\n"
                    "       (--gates G | --router R) --measure --n N [--seed 0] [--samples-out S.npy]",
                    "Calibrates the inference threshold of a LazyDiT gate file or an L2C router file so\n"
                    "that the realised lazy ratio (reused / all (model row, step, block, module) slots\n"
@@ -460,7 +505,7 @@ int cmd_calibrate_gates(int argc, char **argv) {
     Diffusion d;
     if (diffusion_create(&d, "linear", 1000, g.respacing, &err)) cli_fail_in(cmd, "%s: %s", path, err.msg);
     if (measure) {
-        if (args_seen(&p, "--target-ratio") || out) cli_fail_in(cmd, "--measure does not calibrate (drop --target-ratio/--out)");
+        if (target_text || out) cli_fail_in(cmd, "--measure does not calibrate (drop --target-ratio/--out)");
         if (n < 1 || n > 10000000) cli_fail_in(cmd, "--measure needs --n in 1..10000000");
         if (seed < 0) cli_fail_in(cmd, "--seed %ld must be >= 0", seed);
         if (!isfinite(cfg_scale)) cli_fail_in(cmd, "--cfg-scale must be finite");
@@ -473,7 +518,7 @@ int cmd_calibrate_gates(int argc, char **argv) {
         int *y = lz_malloc(sizeof(int) * n, "labels");
         LazySummary s;
         if (lazy_measure(&m, sha, &d, g.respacing, kind == GATES_L2C ? "l2c" : "lazydit", a, threshold_text ? 2 : 1,
-                         &spec, x, y, &s, &err))
+                         &spec, x, y, &s, NULL, &err))
             cli_fail_in(cmd, "%s", err.msg);
         if (samples_out) {
             long shape[4] = {n, m.cfg.in_channels, m.cfg.input_size, m.cfg.input_size};
@@ -498,8 +543,10 @@ int cmd_calibrate_gates(int argc, char **argv) {
         free(y);
         dit_free(&m);
     } else {
-        if (!args_seen(&p, "--target-ratio") || !out) cli_fail_in(cmd, "give --target-ratio and --out (or --measure)");
-        if (!(c.target > 0 && c.target < 1)) cli_fail_in(cmd, "--target-ratio %g outside (0, 1)", c.target);
+        if (!target_text || !out) cli_fail_in(cmd, "give --target-ratio and --out (or --measure)");
+        parse_targets(cmd, target_text, &c);
+        if (c.ntargets > 1 && !strstr(out, "{r}"))
+            cli_fail_in(cmd, "--out '%s': several targets need {r} in the file name", out);
         if (c.samples < 1 || c.samples > 100000) cli_fail_in(cmd, "--calib-samples %ld outside 1..100000", c.samples);
         if (c.seed < 0 || c.batch < 1) cli_fail_in(cmd, "--calib-seed must be >= 0 and --calib-batch >= 1");
         if (!(c.tol > 0 && c.tol <= 0.02)) cli_fail_in(cmd, "--tol %g outside (0, 0.02]", c.tol);

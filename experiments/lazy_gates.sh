@@ -46,15 +46,16 @@ train-l2c)
         --batch 32 --lr 1e-2 --lambda 1e-5 --seed 0 --log-every 50
     ;;
 calibrate)
-    for r in $RATIOS; do
-        g=models/gates/lazydit_k${K}_r$(rr "$r").safetensors
-        [ -f "$g" ] || "$L" calibrate-gates --weights "$W" --gates "$OUT/lazydit_k$K/gates.safetensors" \
-            --target-ratio "$r" --out "$g"
-        if [ -f "$OUT/l2c_k$K/router.safetensors" ]; then
-            g=models/gates/l2c_k${K}_r$(rr "$r").safetensors
-            [ -f "$g" ] || "$L" calibrate-gates --weights "$W" --router "$OUT/l2c_k$K/router.safetensors" \
-                --target-ratio "$r" --out "$g"
-        fi
+    # One calibration run per file serves every target (measurements are shared).
+    targets=$(echo $RATIOS | tr ' ' ,)
+    for kind in lazydit l2c; do
+        src=$OUT/lazydit_k$K/gates.safetensors opt=--gates
+        [ "$kind" = l2c ] && src=$OUT/l2c_k$K/router.safetensors opt=--router
+        [ -f "$src" ] || continue
+        missing=0
+        for r in $RATIOS; do [ -f "models/gates/${kind}_k${K}_r$(rr "$r").safetensors" ] || missing=1; done
+        [ "$missing" = 0 ] || "$L" calibrate-gates --weights "$W" $opt "$src" --target-ratio "$targets" \
+            --out "models/gates/${kind}_k${K}_r{r}.safetensors"
     done
     ;;
 eval)

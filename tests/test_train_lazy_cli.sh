@@ -73,8 +73,12 @@ PY
 
 # --- calibration to a target ratio, and the measurement
 C=(--weights "$T/dit.safetensors" --calib-samples 24 --calib-batch 12)
-"$LAZYDIT" calibrate-gates "${C[@]}" --gates "$g" --target-ratio 0.3 --out "$T/g30.safetensors" 2>"$T/cal.log" ||
+"$LAZYDIT" calibrate-gates "${C[@]}" --gates "$g" --target-ratio 0.15,0.3 --out "$T/g{r}.safetensors" 2>"$T/cal.log" ||
     fail "calibrate-gates" "$(tail -1 "$T/cal.log")"
+r15=$(st_meta "$T/g15.safetensors" realised_ratio)
+awk -v r="$r15" 'BEGIN { exit !(r >= 0.13 && r <= 0.17) }' &&
+    pass "calibrate-gates --target-ratio 0.15,0.3: one file per target ({r} in --out), 0.15 realised $r15" ||
+    fail "calibrate-gates two targets" "realised $r15; $(tail -2 "$T/cal.log")"
 real=$(st_meta "$T/g30.safetensors" realised_ratio)
 awk -v r="$real" 'BEGIN { exit !(r >= 0.28 && r <= 0.32) }' && [ "$(st_meta "$T/g30.safetensors" calibration)" = threshold ] &&
     [ "$(st_meta "$T/g30.safetensors" target_ratio)" = 0.29999999999999999 ] &&
@@ -116,12 +120,14 @@ PY
 
 # --- option errors
 expect_fail "train-lazy: --steps 1 is refused" "--steps 1" "$LAZYDIT" train-lazy "${D[@]}" --steps 1 --out-dir "$T/e"
-expect_fail "train-lazy: --target-ratio 1.5 is refused" "--target-ratio 1.5 outside" \
+expect_fail "train-lazy: --target-ratio 1.5 is refused" "--target-ratio '1.5': expected" \
     "$LAZYDIT" train-lazy "${D[@]}" --target-ratio 1.5 --out-dir "$T/e"
 expect_fail "train-lazy: --rho-search without a target is refused" "--rho-search needs --target-ratio" \
     "$LAZYDIT" train-lazy "${D[@]}" --rho-search 1e-6,1e-3 --out-dir "$T/e"
 expect_fail "train-lazy: a respacing that keeps another step count is refused" "keeps 5 steps but --steps is 6" \
     "$LAZYDIT" train-lazy "${D[@]}" --steps 6 --respacing 5 --out-dir "$T/e"
+expect_fail "calibrate-gates: several targets need {r} in --out" "need \\{r\\} in the file name" \
+    "$LAZYDIT" calibrate-gates --gates "$g" --target-ratio 0.2,0.3 --out "$T/x.safetensors"
 expect_fail "calibrate-gates: --gates and --router together are refused" "exactly one of --gates and --router" \
     "$LAZYDIT" calibrate-gates --gates "$g" --router "$r" --target-ratio 0.3 --out "$T/x.safetensors"
 expect_fail "calibrate-gates: a router given as --gates names the file" "router_as_gates|not a gates file" \

@@ -28,9 +28,20 @@ int lazy_seeds_disjoint(uint64_t a, long n_a, uint64_t b, long n_b) {
     return ok;
 }
 
+// A hook after the lazy runtime: the runtime has written each decided row's
+// score into the view; collect them.
+static void collect_scores(void *ctx, DitModuleView *v) {
+    LazyScores *sc = ctx;
+    for (int b = 0; b < v->B; b++)
+        if (!isnan(v->score[b])) {
+            CHECK(sc->n < sc->cap, "score buffer of %ld too small", sc->cap);
+            sc->v[sc->n++] = v->score[b];
+        }
+}
+
 int lazy_measure(DitModel *m, const uint8_t *sha, const Diffusion *d, const char *respacing, const char *name,
                  const PolicyArg *args, int nargs, const LazyMeasureSpec *spec, float *out, int *labels,
-                 LazySummary *sum, LzError *err) {
+                 LazySummary *sum, LazyScores *scores, LzError *err) {
     const DitConfig *c = &m->cfg;
     long N = spec->samples, img = (long)c->in_channels * c->input_size * c->input_size;
     int K = d->num_steps;
@@ -38,13 +49,24 @@ int lazy_measure(DitModel *m, const uint8_t *sha, const Diffusion *d, const char
     if (policy_create(&pol, name, NULL, args, nargs, err)) return -1;
     long *ts = lz_malloc(sizeof(long) * K, "timesteps");
     for (int s = 0; s < K; s++) ts[s] = d->timestep_map[K - 1 - s];  // execution order
-    int batch = spec->batch < N ? spec->batch : (int)N;
-    PolicyEnv env = {c, K, ts, respacing, spec->cfg_scale != 1.0f ? 2 * batch : batch, sha, spec->seed};
+    int batch = spec->batch < N ? spec->batch : (int)N, rows = spec->cfg_scale != 1.0f ? 2 : 1;
+    PolicyEnv env = {c, K, ts, respacing, rows * batch, sha, spec->seed};
     int rc = -1;
     float *x = NULL;
     int *y = NULL;
     Sampler smp;
     memset(&smp, 0, sizeof smp);
+    DitHooks collect = {.ctx = scores, .decide = collect_scores};
+    if (scores) {
+        // Every (row, step, block, module) slot may be scored: size the buffer once, before sampling.
+        long need = N * rows * (long)K * c->depth * 2;
+        if (scores->cap < need) {
+            free(scores->v);
+            scores->v = lz_malloc(sizeof(float) * need, "decision scores");
+            scores->cap = need;
+        }
+        scores->n = 0;
+    }
     if (policy_init(&pol, &env, err)) goto done;
     SamplerOptions o = sampler_default_options(c, batch);
     o.cfg_scale = spec->cfg_scale;
@@ -55,7 +77,7 @@ int lazy_measure(DitModel *m, const uint8_t *sha, const Diffusion *d, const char
     x = out ? out : lz_malloc(sizeof(float) * N * img, "samples");
     y = lz_malloc(sizeof(int) * N, "labels");
     for (long i = 0; i < N; i++) y[i] = (int)(i % c->num_classes);
-    if (sampler_run(&smp, x, y, N, NULL, NULL, NULL, NULL, err)) goto done;
+    if (sampler_run(&smp, x, y, N, NULL, scores ? &collect : NULL, NULL, NULL, err)) goto done;
     *sum = lazy_account_summary(sampler_account(&smp));
     if (labels) memcpy(labels, y, sizeof(int) * N);
     rc = 0;
@@ -68,44 +90,84 @@ done:
     return rc;
 }
 
-int lazy_calibrate_threshold(DitModel *m, const uint8_t *sha, const Diffusion *d, GateKind kind, const char *path,
-                             const LazyCalibOptions *o, double *threshold, LazySummary *sum, LzError *err) {
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    double thr, ratio;
+    LazySummary sum;
+    LazyScores scores;  // sorted ascending
+} CalibPoint;
+
+// The threshold at which `target` of the point's slots would reuse, given its
+// recorded scores: count(score > thr) = round(target * slots).
+static double quantile_guess(const CalibPoint *p, double target) {
+    long n = p->scores.n, k = lround(target * (double)p->sum.slots);
+    const float *v = p->scores.v;
+    if (k <= 0 || n == 0) return 1.0;
+    if (k >= n) return 0.5 * v[0];  // below every score (scores are > 0)
+    return 0.5 * ((double)v[n - k - 1] + v[n - k]);
+}
+
+// One measurement at threshold t into p (scores sorted ascending).
+static int measure_point(CalibPoint *p, double t, DitModel *m, const uint8_t *sha, const Diffusion *d, GateKind kind,
+                         const char *path, const char *respacing, const LazyCalibOptions *o, LzError *err) {
+    char text[40];
+    snprintf(text, sizeof text, "%.17g", t);
+    PolicyArg args[2] = {{kind == GATES_L2C ? "router" : "gates", path}, {"threshold", text}};
+    if (lazy_measure(m, sha, d, respacing, kind == GATES_L2C ? "l2c" : "lazydit", args, 2, &o->spec, NULL, NULL,
+                     &p->sum, &p->scores, err))
+        return -1;
+    p->thr = t;
+    p->ratio = p->sum.lazy_ratio;
+    qsort(p->scores.v, (size_t)p->scores.n, sizeof(float), cmp_float);
+    if (!o->spec.quiet) fprintf(stderr, "calibrate: threshold %.9f -> lazy ratio %.4f\n", t, p->ratio);
+    return 0;
+}
+
+int lazy_calibrate_thresholds(DitModel *m, const uint8_t *sha, const Diffusion *d, GateKind kind, const char *path,
+                              const double *targets, int n, const LazyCalibOptions *o, double *thresholds,
+                              LazySummary *sums, LzError *err) {
     GateFile g;
     if (gates_read(&g, path, kind, err)) return -1;
-    double thr = g.threshold;
+    double first = g.threshold;
     char respacing[sizeof g.respacing];
     snprintf(respacing, sizeof respacing, "%s", g.respacing);
     gates_free(&g);
-    const char *policy = kind == GATES_L2C ? "l2c" : "lazydit";
-    // Bracket: ratio(lo) >= target >= ratio(hi). ratio(1) = 0 exactly (a
-    // sigmoid never exceeds 1); ratio(0) is at most (K - 1) / K (the first
-    // step always computes), an upper bound used until lo is measured.
-    double lo = 0, hi = 1, r_lo = (double)(d->num_steps - 1) / d->num_steps, r_hi = 0;
-    double best_gap = INFINITY;
-    for (int round = 0; round < o->max_rounds; round++) {
-        char text[40];
-        snprintf(text, sizeof text, "%.17g", thr);
-        PolicyArg args[2] = {{kind == GATES_L2C ? "router" : "gates", path}, {"threshold", text}};
-        LazySummary s;
-        if (lazy_measure(m, sha, d, respacing, policy, args, 2, &o->spec, NULL, NULL, &s, err)) return -1;
-        double gap = fabs(s.lazy_ratio - o->target);
-        if (!o->spec.quiet)
-            fprintf(stderr, "calibrate: round %d threshold %.9f -> lazy ratio %.4f (target %.4f)\n", round + 1, thr,
-                    s.lazy_ratio, o->target);
-        if (gap < best_gap) {
-            best_gap = gap;
-            *threshold = thr;
-            *sum = s;
+    int cap = 1 + n * o->max_rounds, np = 0, rc = -1;
+    CalibPoint *pts = lz_calloc((size_t)cap, sizeof *pts, "calibration points");
+    if (measure_point(&pts[np], first, m, sha, d, kind, path, respacing, o, err)) goto done;
+    np++;
+    for (int i = 0; i < n; i++) {
+        double target = targets[i];
+        for (int round = 0;; round++) {
+            // The best point so far, and the bracket around the target.
+            int best = 0;
+            double lo = 0, hi = 1;
+            for (int k = 0; k < np; k++) {
+                if (fabs(pts[k].ratio - target) < fabs(pts[best].ratio - target)) best = k;
+                if (pts[k].ratio >= target && pts[k].thr > lo) lo = pts[k].thr;
+                if (pts[k].ratio <= target && pts[k].thr < hi) hi = pts[k].thr;
+            }
+            thresholds[i] = pts[best].thr;
+            sums[i] = pts[best].sum;
+            if (fabs(pts[best].ratio - target) <= o->tol || round >= o->max_rounds || hi - lo < 1e-7 || np >= cap) break;
+            double t = quantile_guess(&pts[best], target), w = hi - lo;
+            double margin = round == 0 ? 0.01 : 0.1;  // trust the first guess, then force the bracket to shrink
+            if (t < lo + margin * w) t = lo + margin * w;
+            if (t > hi - margin * w) t = hi - margin * w;
+            if (measure_point(&pts[np], t, m, sha, d, kind, path, respacing, o, err)) goto done;
+            np++;
         }
-        if (gap <= o->tol) break;
-        if (s.lazy_ratio > o->target) lo = thr, r_lo = s.lazy_ratio;
-        else hi = thr, r_hi = s.lazy_ratio;
-        if (hi - lo < 1e-7) break;
-        // Secant point of the bracket, kept at least 10% inside it.
-        double f = r_lo > r_hi ? (r_lo - o->target) / (r_lo - r_hi) : 0.5;
-        if (f < 0.1) f = 0.1;
-        if (f > 0.9) f = 0.9;
-        thr = lo + f * (hi - lo);
+        if (!o->spec.quiet)
+            fprintf(stderr, "calibrate: target %.4f -> threshold %.9f, lazy ratio %.4f\n", target, thresholds[i],
+                    sums[i].lazy_ratio);
     }
-    return 0;
+    rc = 0;
+done:
+    for (int k = 0; k < cap; k++) free(pts[k].scores.v);
+    free(pts);
+    return rc;
 }

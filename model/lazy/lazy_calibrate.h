@@ -18,12 +18,18 @@
 //
 // Threshold calibration. The ratio falls (weakly) as the threshold rises
 // (threshold 1 never reuses); decisions feed back into later inputs, so it is
-// monotone only in practice, not by construction. The search keeps a bracket
-// [lo, hi] with ratio(lo) >= target >= ratio(hi), starts at the file's
-// threshold, and tries the secant point of the bracket, pulled at least 10%
-// inside it (so the bracket shrinks geometrically, like bisection, even when
-// the curve is flat), until the measured ratio is within `tol` of the target
-// or the bracket is narrower than 1e-7. It returns the best threshold seen.
+// monotone only in practice, not by construction. Every measurement also
+// records the decision scores of all decided slots, and the first guess for a
+// target is the threshold that would make exactly that share of the slots
+// reuse among the recorded scores of the measurement closest to the target
+// (exact for a static router, whose scores do not depend on the trajectory).
+// Later guesses do the same, pulled at least 10% inside the bracket
+// [lo, hi] of measured thresholds with ratio(lo) >= target >= ratio(hi), so
+// the bracket shrinks geometrically (like bisection) even where the guesses
+// are poor. A target is done once a measurement is within `tol`, after
+// `max_rounds` measurements for it, or when the bracket is narrower than
+// 1e-7. Several targets share their measurements (one run of the sampler per
+// round), so calibrating 0.2 .. 0.5 costs little more than one target.
 #pragma once
 #include <stdint.h>
 
@@ -48,24 +54,31 @@ typedef struct {
 // [0, n_b) of run seed b are all different.
 int lazy_seeds_disjoint(uint64_t a, long n_a, uint64_t b, long n_b);
 
+// Decision scores of a measurement (every slot the policy scored, in any order).
+typedef struct {
+    float *v;
+    long n, cap;
+} LazyScores;
+
 // Samples spec->samples images from m (built for inference with at least 2 x
 // batch rows) on the respaced process d with the policy `name` and its
 // options, and returns the accounting summary. sha: SHA-256 of the weights
 // file (checked against gate files), or NULL. out (N, C, H, W) may be NULL;
 // labels (N) receives i % num_classes if not NULL.
+// scores (may be NULL) receives the decision scores (the buffer grows as needed).
 int lazy_measure(DitModel *m, const uint8_t *sha, const Diffusion *d, const char *respacing, const char *name,
                  const PolicyArg *args, int nargs, const LazyMeasureSpec *spec, float *out, int *labels,
-                 LazySummary *sum, LzError *err);
+                 LazySummary *sum, LazyScores *scores, LzError *err);
 
 typedef struct {
-    double target;     // requested lazy ratio
-    double tol;        // stop when |ratio - target| <= tol (0.005)
-    int max_rounds;    // measurements at most (16)
+    double tol;        // a target is met when |ratio - target| <= tol (0.005)
+    int max_rounds;    // measurements per target at most (8)
     LazyMeasureSpec spec;
 } LazyCalibOptions;
 
 // Calibrates the threshold of the gate (or router) file at `path` for model
-// m. On success *threshold and *sum hold the best round (closest to the
-// target); the caller decides whether it is close enough.
-int lazy_calibrate_threshold(DitModel *m, const uint8_t *sha, const Diffusion *d, GateKind kind, const char *path,
-                             const LazyCalibOptions *o, double *threshold, LazySummary *sum, LzError *err);
+// m to each of the n targets. thresholds[i] and sums[i] hold the best round
+// for target i (closest to it); the caller decides whether it is close enough.
+int lazy_calibrate_thresholds(DitModel *m, const uint8_t *sha, const Diffusion *d, GateKind kind, const char *path,
+                              const double *targets, int n, const LazyCalibOptions *o, double *thresholds,
+                              LazySummary *sums, LzError *err);
