@@ -401,6 +401,7 @@ static int run_command(LazyTrainKind kind, int argc, char **argv) {
     if (r.images ? dataset_load_files(&ds, r.images, r.labels, &err) : dataset_load_spec(&ds, r.data, "train", &err))
         cli_fail_in(cmd, "%s", err.msg);
     if (!ds.labels) cli_fail_in(cmd, "%s: training needs labels", ds.source);
+    if (ds.n < batch) cli_fail_in(cmd, "%s: %ld images, fewer than --batch %d", ds.source, ds.n, batch);
 
     DitModel m = {0};
     if (calibrate) cli_load_dit(&m, r.weights, r.heads, 2 * c.batch, 0);

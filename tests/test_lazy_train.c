@@ -124,6 +124,34 @@ static void test_step_draw(void) {
                "counts %d %d %d %d %d %d", odd_seen[0], odd_seen[1], odd_seen[2], odd_seen[3], odd_seen[4], odd_seen[5]);
 }
 
+// The shipped rule's ceiling: after training with odd_steps_only, the gates of
+// the steps it never draws (even s for K = 6, step 0 included) are still
+// exactly zero, so they score 0.5 and compute at the 0.5 threshold.
+static void test_odd_ceiling(void) {
+    Dataset ds = tiny_data();
+    LazyTrainer tr;
+    make_trainer(&tr, LAZY_TRAIN_GATES, 1e-2, 1, 1e-2);
+    int drawn[6] = {0};
+    for (int i = 0; i < 24; i++) {
+        drawn[lazy_train_draw_step(&tr.hp, tr.iter)] = 1;
+        lazy_trainer_step(&tr, &ds);
+    }
+    int zero_even = 1, moved_odd = drawn[1] && drawn[3] && drawn[5];
+    for (int st = 0; st < tr.K; st++) {
+        double norm = 0;
+        for (int m = 0; m < 2; m++)
+            for (int l = 0; l < tr.L; l++)
+                for (int d = 0; d < tr.D; d++) norm += fabs(gates_at(&tr.gates, m, st, l)[d]);
+        if (st % 2 == 0) zero_even &= norm == 0;
+        else moved_odd &= norm > 0;
+    }
+    TEST_CHECK(zero_even && moved_odd,
+               "--odd-steps-only: gates of even steps stay exactly 0 (score 0.5: compute), odd steps train",
+               "even steps zero %d, odd steps moved %d", zero_even, moved_odd);
+    lazy_trainer_free(&tr);
+    dataset_free(&ds);
+}
+
 // Mean loss over a fixed set of iterations (their batches and steps) at the
 // current weights.
 static double eval_loss(LazyTrainer *tr, const Dataset *ds, double *ratio) {
@@ -198,6 +226,7 @@ int main(void) {
     fd_check(LAZY_TRAIN_GATES);
     fd_check(LAZY_TRAIN_ROUTER);
     test_step_draw();
+    test_odd_ceiling();
     test_training();
     test_resume(LAZY_TRAIN_GATES);
     test_resume(LAZY_TRAIN_ROUTER);
