@@ -30,7 +30,7 @@ mkdir -p "$OUT" "$EVAL" models/gates
 lazy_iters() { echo $((30 * $1)); }
 l2c_iters() { echo $((30 * ($1 / 2))); }
 # A metadata value of a safetensors file (8-byte little-endian header length, JSON header).
-st_meta() { tail -c +9 "$1" | head -c "$(od -An -tu8 -N8 "$1" | tr -d ' ')" | jq -r ".__metadata__.$2"; }
+st_meta() { head -c "$(($(od -An -tu8 -N8 "$1" | tr -d ' ') + 8))" "$1" | tail -c +9 | jq -r ".__metadata__.$2"; }
 rr() { printf '%02d' "$(echo "$1 * 100 / 1" | bc)"; }
 
 stage=${1:?usage: experiments/lazy_gates.sh train|train-l2c|calibrate|eval|table [K]}

@@ -21,7 +21,7 @@ PY
     --heads 2 --seed 4 --randomize-all --out "$T/dit.safetensors" 2>/dev/null || fail "init" "tiny DiT"
 D=(--weights "$T/dit.safetensors" --images "$T/images.npy" --labels "$T/labels.npy")
 # st_meta FILE KEY: a metadata value of a safetensors file.
-st_meta() { tail -c +9 "$1" | head -c "$(od -An -tu8 -N8 "$1" | tr -d ' ')" | jq -r ".__metadata__.$2"; }
+st_meta() { head -c "$(($(od -An -tu8 -N8 "$1" | tr -d ' ') + 8))" "$1" | tail -c +9 | jq -r ".__metadata__.$2"; }
 # The tensors of two safetensors files (header entries and data), metadata aside.
 same_tensors() {
     "$PY" - "$1" "$2" <<'PY'
