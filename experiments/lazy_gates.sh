@@ -6,6 +6,8 @@
 #
 #   experiments/lazy_gates.sh train K       LazyDiT gates for K steps (results/gates/lazydit_kK/)
 #   experiments/lazy_gates.sh train-l2c K   the L2C router for K steps (results/gates/l2c_kK/)
+#   experiments/lazy_gates.sh train-odd K   gates trained with --odd-steps-only (the shipped code's draw;
+#                                           calibrated files in results/gates/files/, not committed)
 #   experiments/lazy_gates.sh calibrate K   models/gates/{lazydit,l2c}_kK_rRR.safetensors from those trainings
 #   experiments/lazy_gates.sh eval K        sample N (default 500) images of seed 0 with every file of K
 #                                           and with DDIM at the equal-budget step counts, score them
@@ -33,6 +35,23 @@ l2c_iters() { echo $((30 * ($1 / 2))); }
 st_meta() { head -c "$(($(od -An -tu8 -N8 "$1" | tr -d ' ') + 8))" "$1" | tail -c +9 | jq -r ".__metadata__.$2"; }
 rr() { printf '%02d' "$(echo "$1 * 100 / 1" | bc)"; }
 
+# The trained file of a kind, its option, and its calibrated file for ratio RR (percent).
+source_of() {
+    case $1 in
+    lazydit) echo "$OUT/lazydit_k$2/gates.safetensors" ;;
+    l2c) echo "$OUT/l2c_k$2/router.safetensors" ;;
+    lazyditodd) echo "$OUT/lazyditodd_k$2/gates.safetensors" ;;
+    esac
+}
+option_of() { [ "$1" = l2c ] && echo --router || echo --gates; }
+file_of() {
+    case $1 in
+    lazyditodd) echo "$OUT/files/lazyditodd_k$2_r$3.safetensors" ;;
+    *) echo "models/gates/$1_k$2_r$3.safetensors" ;;
+    esac
+}
+mkdir -p "$OUT/files"
+
 stage=${1:?usage: experiments/lazy_gates.sh train|train-l2c|calibrate|eval|table [K]}
 K=${2:-}
 
@@ -41,6 +60,11 @@ train)
     "$L" train-lazy --weights "$W" --out-dir "$OUT/lazydit_k$K" --steps "$K" --iterations "$(lazy_iters "$K")" \
         --batch 32 --lr 1e-4 --rho 1e-5 --seed 0 --log-every 50
     ;;
+train-odd)
+    # The shipped code's step draw (--odd-steps-only), for comparison; its files stay in results/.
+    "$L" train-lazy --weights "$W" --out-dir "$OUT/lazyditodd_k$K" --steps "$K" --iterations "$(lazy_iters "$K")" \
+        --batch 32 --lr 1e-4 --rho 1e-5 --seed 0 --odd-steps-only --log-every 50
+    ;;
 train-l2c)
     "$L" train-l2c --weights "$W" --out-dir "$OUT/l2c_k$K" --steps "$K" --iterations "$(l2c_iters "$K")" \
         --batch 32 --lr 1e-2 --lambda 1e-5 --seed 0 --log-every 50
@@ -48,14 +72,14 @@ train-l2c)
 calibrate)
     # One calibration run per file serves every target (measurements are shared).
     targets=$(echo $RATIOS | tr ' ' ,)
-    for kind in lazydit l2c; do
-        src=$OUT/lazydit_k$K/gates.safetensors opt=--gates
-        [ "$kind" = l2c ] && src=$OUT/l2c_k$K/router.safetensors opt=--router
+    for kind in lazydit l2c lazyditodd; do
+        src=$(source_of "$kind" "$K") opt=$(option_of "$kind")
         [ -f "$src" ] || continue
         missing=0
-        for r in $RATIOS; do [ -f "models/gates/${kind}_k${K}_r$(rr "$r").safetensors" ] || missing=1; done
+        for r in $RATIOS; do [ -f "$(file_of "$kind" "$K" "$(rr "$r")")" ] || missing=1; done
+        # A target the file cannot reach (within 2 points) gets no file; the others are still written.
         [ "$missing" = 0 ] || "$L" calibrate-gates --weights "$W" $opt "$src" --target-ratio "$targets" \
-            --out "models/gates/${kind}_k${K}_r{r}.safetensors"
+            --out "$(file_of "$kind" "$K" "{r}")" || true
     done
     ;;
 eval)
@@ -64,12 +88,11 @@ eval)
             "$L" eval --samples "$EVAL/$1.npy" --labels "$EVAL/$1_labels.npy" --json >"$EVAL/$1.eval.json"
     }
     for r in $RATIOS; do
-        for kind in lazydit l2c; do
-            g=models/gates/${kind}_k${K}_r$(rr "$r").safetensors
+        for kind in lazydit l2c lazyditodd; do
+            g=$(file_of "$kind" "$K" "$(rr "$r")")
             [ -f "$g" ] || continue
             name=${kind}_k${K}_r$(rr "$r")_n$N
-            opt=--gates
-            [ "$kind" = l2c ] && opt=--router
+            opt=$(option_of "$kind")
             [ -f "$EVAL/$name.measure.json" ] || "$L" calibrate-gates --weights "$W" $opt "$g" --measure --n "$N" \
                 --seed 0 --samples-out "$EVAL/$name.npy" >"$EVAL/$name.measure.json"
             score "$name"
@@ -96,7 +119,7 @@ table)
         R=${rest#*_r}
         R=${R%%_n*}
         n=${name##*_n}
-        g=models/gates/${kind}_k${K}_r$R.safetensors
+        g=$(file_of "$kind" "$K" "$R")
         kb=$(echo "$K * (100 - $R) / 100" | bc)
         ddim=$EVAL/ddim_k${kb}_n$n.eval.json
         full=$EVAL/ddim_k${K}_n$n.eval.json
