@@ -13,6 +13,8 @@
 #                                           and with DDIM at the equal-budget step counts, score them
 #   experiments/lazy_gates.sh table         the README table from results/gates/eval/*.json
 #
+# KINDS (default "lazydit l2c lazyditodd") and RATIOS (default "0.2 0.3 0.4 0.5")
+# restrict calibrate and eval; EVAL_N sets the evaluation sample count (500).
 # Every stage is resumable: a training resumes from its checkpoint, and files
 # that exist are not made again (delete one to redo it). Run in the background
 # with low priority, e.g.
@@ -72,7 +74,7 @@ train-l2c)
 calibrate)
     # One calibration run per file serves every target (measurements are shared).
     targets=$(echo $RATIOS | tr ' ' ,)
-    for kind in lazydit l2c lazyditodd; do
+    for kind in ${KINDS:-lazydit l2c lazyditodd}; do
         src=$(source_of "$kind" "$K") opt=$(option_of "$kind")
         [ -f "$src" ] || continue
         missing=0
@@ -88,7 +90,7 @@ eval)
             "$L" eval --samples "$EVAL/$1.npy" --labels "$EVAL/$1_labels.npy" --json >"$EVAL/$1.eval.json"
     }
     for r in $RATIOS; do
-        for kind in lazydit l2c lazyditodd; do
+        for kind in ${KINDS:-lazydit l2c lazyditodd}; do
             g=$(file_of "$kind" "$K" "$(rr "$r")")
             [ -f "$g" ] || continue
             name=${kind}_k${K}_r$(rr "$r")_n$N
@@ -113,6 +115,7 @@ table)
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for f in $(ls "$EVAL"/*_r*_n*.measure.json 2>/dev/null | sort -V); do
         name=$(basename "$f" .measure.json)
+        [ -s "$EVAL/$name.eval.json" ] || continue  # not scored yet
         kind=${name%%_k*}
         rest=${name#*_k}
         K=${rest%%_r*}
