@@ -207,13 +207,18 @@ static void out_path(char *buf, size_t cap, const char *out, double r) {
 // target it meets; exits 1 afterwards when a target is missed by more than 2
 // points (naming one), without a file for it.
 static void calibrate_file(const char *cmd, DitModel *m, const uint8_t *sha, GateKind kind, const char *path,
-                           const char *out, const CalibArgs *c, const char *method) {
+                           const char *out, const CalibArgs *c, const char *method, int staleness) {
     LzError err;
     GateFile g;
     if (gates_read(&g, path, kind, &err)) cli_fail_in(cmd, "%s", err.msg);
     Diffusion d;
     if (diffusion_create(&d, "linear", 1000, g.respacing, &err)) cli_fail_in(cmd, "%s: %s", path, err.msg);
-    LazyCalibOptions o = {c->tol, c->rounds, calib_spec(c)};
+    // A staleness bound (>= 0) is calibrated under and recorded in the files; -1 keeps the file's.
+    char stale_text[16];
+    snprintf(stale_text, sizeof stale_text, "%d", staleness);
+    PolicyArg extra = {"staleness", stale_text};
+    LazyCalibOptions o = {c->tol, c->rounds, calib_spec(c), &extra, staleness >= 0 && kind == GATES_LAZYDIT};
+    if (staleness >= 0) g.staleness = staleness;
     double thr[MAX_TARGETS];
     LazySummary s[MAX_TARGETS];
     if (lazy_calibrate_thresholds(m, sha, &d, kind, path, c->targets, c->ntargets, &o, thr, s, &err))
@@ -448,7 +453,7 @@ static int run_command(LazyTrainKind kind, int argc, char **argv) {
         fprintf(stderr, "rho search: using rho %.4g for the full training\n", best);
     }
     int done = train(&r, &ds, r.out_dir, r.out, fresh, stop_after, false);
-    if (done && calibrate) calibrate_file(cmd, &m, r.sha, is_router ? GATES_L2C : GATES_LAZYDIT, r.out, r.out, &c, method);
+    if (done && calibrate) calibrate_file(cmd, &m, r.sha, is_router ? GATES_L2C : GATES_LAZYDIT, r.out, r.out, &c, method, -1);
     if (calibrate) dit_free(&m);
     dataset_free(&ds);
     return 0;
@@ -462,7 +467,7 @@ int cmd_train_l2c(int argc, char **argv) { return run_command(LAZY_TRAIN_ROUTER,
 int cmd_calibrate_gates(int argc, char **argv) {
     const char *cmd = "calibrate-gates", *gates = NULL, *router = NULL, *weights = "models/fmnist_dit.safetensors",
                *out = NULL, *samples_out = NULL, *threshold_text = NULL;
-    int heads = 0;
+    int heads = 0, staleness = -1;
     bool measure = false;
     long n = 0, seed = 0;
     double cfg_scale = 1.5;
@@ -483,6 +488,8 @@ int cmd_calibrate_gates(int argc, char **argv) {
         {"--calib-batch", ARG_INT, &c.batch, false, "samples per chunk (default 50)", false},
         {"--tol", ARG_DOUBLE, &c.tol, false, "stop once within this of the target (default 0.005)", false},
         {"--max-rounds", ARG_INT, &c.rounds, false, "sampling runs per target at most (default 8)", false},
+        {"--staleness", ARG_INT, &staleness, false,
+         "gates: calibrate with (and record) this reuse-chain bound, 0 = unlimited (default: the file's)", false},
         {"--measure", ARG_FLAG, &measure, false, "only measure: sample --n images of --seed with the file's policy", false},
         {"--n", ARG_LONG, &n, false, "--measure: samples (labels i % classes)", false},
         {"--seed", ARG_LONG, &seed, false, "--measure: run seed (default 0, the evaluation seed)", false},
@@ -557,11 +564,13 @@ int cmd_calibrate_gates(int argc, char **argv) {
         if (c.seed < 0 || c.batch < 1) cli_fail_in(cmd, "--calib-seed must be >= 0 and --calib-batch >= 1");
         if (!(c.tol > 0 && c.tol <= 0.02)) cli_fail_in(cmd, "--tol %g outside (0, 0.02]", c.tol);
         if (c.rounds < 1) cli_fail_in(cmd, "--max-rounds %d must be >= 1", c.rounds);
+        if (args_seen(&p, "--staleness") && (staleness < 0 || staleness > 65535 || kind != GATES_LAZYDIT))
+            cli_fail_in(cmd, "--staleness %d: a bound in 0..65535 for --gates files", staleness);
         check_calib_seed(cmd, &c);
         DitModel m;
         cli_load_dit(&m, weights, heads, 2 * c.batch, 0);
         const char *method = strcmp(g.calibration, "rho+threshold") ? "threshold" : "rho+threshold";
-        calibrate_file(cmd, &m, sha, kind, path, out, &c, method);
+        calibrate_file(cmd, &m, sha, kind, path, out, &c, method, staleness);
         dit_free(&m);
     }
     diffusion_free(&d);

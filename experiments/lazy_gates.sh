@@ -8,6 +8,8 @@
 #   experiments/lazy_gates.sh train-l2c K   the L2C router for K steps (results/gates/l2c_kK/)
 #   experiments/lazy_gates.sh train-odd K   gates trained with --odd-steps-only (the shipped code's draw;
 #                                           calibrated files in results/gates/files/, not committed)
+# Kinds: lazydit (gates, published rule), l2c (router), lazyditodd (the shipped
+# code's odd-step training), lazydits1 (the lazydit gates with --staleness 1).
 #   experiments/lazy_gates.sh calibrate K   models/gates/{lazydit,l2c}_kK_rRR.safetensors from those trainings
 #   experiments/lazy_gates.sh eval K        sample N (default 500) images of seed 0 with every file of K
 #                                           and with DDIM at the equal-budget step counts, score them
@@ -20,7 +22,7 @@
 # with low priority, e.g.
 #   nohup nice -n 10 experiments/lazy_gates.sh train 20 > results/gates/train_k20.log 2>&1 &
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "${LAZYDIT_ROOT:-$(dirname "$0")/..}"
 BUILD=${BUILD:-build}
 L=${LAZYDIT_BIN:-$BUILD/lazydit}
 N=${EVAL_N:-500}
@@ -43,12 +45,14 @@ source_of() {
     lazydit) echo "$OUT/lazydit_k$2/gates.safetensors" ;;
     l2c) echo "$OUT/l2c_k$2/router.safetensors" ;;
     lazyditodd) echo "$OUT/lazyditodd_k$2/gates.safetensors" ;;
+    lazydits1) echo "$OUT/lazydit_k$2/gates.safetensors" ;;  # the same gates, --staleness 1
     esac
 }
+extra_of() { [ "$1" = lazydits1 ] && echo --staleness 1 || true; }
 option_of() { [ "$1" = l2c ] && echo --router || echo --gates; }
 file_of() {
     case $1 in
-    lazyditodd) echo "$OUT/files/lazyditodd_k$2_r$3.safetensors" ;;
+    lazyditodd | lazydits1) echo "$OUT/files/$1_k$2_r$3.safetensors" ;;
     *) echo "models/gates/$1_k$2_r$3.safetensors" ;;
     esac
 }
@@ -80,7 +84,7 @@ calibrate)
         missing=0
         for r in $RATIOS; do [ -f "$(file_of "$kind" "$K" "$(rr "$r")")" ] || missing=1; done
         # A target the file cannot reach (within 2 points) gets no file; the others are still written.
-        [ "$missing" = 0 ] || "$L" calibrate-gates --weights "$W" $opt "$src" --target-ratio "$targets" \
+        [ "$missing" = 0 ] || "$L" calibrate-gates --weights "$W" $opt "$src" $(extra_of "$kind") --target-ratio "$targets" \
             --out "$(file_of "$kind" "$K" "{r}")" || true
     done
     ;;

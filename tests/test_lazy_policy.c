@@ -182,6 +182,20 @@ static void test_zero_gates(void) {
                    k ? "router --threshold 0.25 overrides the file's 0.5: the router steps (odd s for K = 10) all reuse"
                      : "gates --threshold 0.25 overrides the file's 0.5: every slot after the first step reuses",
                    "lazy ratio %.6f, want %.6f", info.sum.lazy_ratio, want);
+        if (k) continue;
+        // --staleness N: at most N consecutive reuses, then a computed step. With every
+        // score above the threshold, N = 1 reuses at s = 1, 3, 5, 7, 9 (5 of 10 steps),
+        // N = 2 at s = 1, 2, 4, 5, 7, 8 (6 of 10).
+        const char *lim[2] = {"1", "2"};
+        double want_s[2] = {0.5, 0.6};
+        for (int q = 0; q < 2; q++) {
+            PolicyArg a3[3] = {a, {"threshold", "0.25"}, {"staleness", lim[q]}};
+            CHECK(run("lazydit", a3, 3, "10", 1.5f, z.data, y, n, 3, lazy, &info, &err) == 0, "%s", err.msg);
+            char label[160];
+            snprintf(label, sizeof label, "gates --staleness %s: no more than %s consecutive reuses (ratio %.1f)", lim[q],
+                     lim[q], want_s[q]);
+            TEST_CHECK(fabs(info.sum.lazy_ratio - want_s[q]) < 1e-12, label, "lazy ratio %.6f", info.sum.lazy_ratio);
+        }
     }
     free(plain), free(lazy);
     npy_free(&z);
@@ -274,7 +288,7 @@ static void test_round_trip(void) {
     for (int i = 0; i < 48; i++) g.w[i] = (float)i / 7.0f - 3.0f;
     snprintf(g.respacing, sizeof g.respacing, "ddim3");
     snprintf(g.model_sha256, sizeof g.model_sha256, "%064d", 7);
-    g.rho_attn = 1e-5, g.rho_mlp = 2e-5, g.threshold = 0.625;
+    g.rho_attn = 1e-5, g.rho_mlp = 2e-5, g.threshold = 0.625, g.staleness = 3;
     snprintf(g.calibration, sizeof g.calibration, "threshold");
     g.target_ratio = 0.3, g.realised_ratio = 0.2987654321, g.calibration_samples = 200, g.calibration_seed = 1;
     g.calibration_cfg = 1.5;
@@ -284,7 +298,7 @@ static void test_round_trip(void) {
     CHECK(gates_read(&r, path, GATES_LAZYDIT, &err) == 0, "%s", err.msg);
     int same = r.S == 3 && r.L == 2 && r.D == 4 && !memcmp(r.w, g.w, sizeof(float) * 48) &&
                !strcmp(r.respacing, "ddim3") && !strcmp(r.model_sha256, g.model_sha256) && r.rho_attn == 1e-5 &&
-               r.rho_mlp == 2e-5 && r.threshold == 0.625 && !strcmp(r.calibration, "threshold") &&
+               r.rho_mlp == 2e-5 && r.threshold == 0.625 && r.staleness == 3 && !strcmp(r.calibration, "threshold") &&
                r.target_ratio == 0.3 && r.realised_ratio == 0.2987654321 && r.calibration_samples == 200 &&
                r.calibration_seed == 1 && r.calibration_cfg == 1.5 && r.training && !strcmp(r.training, "{\"lr\":0.001}");
     TEST_CHECK(same, "gate file round trip keeps weights and every metadata field exactly", "a field differs");

@@ -166,6 +166,13 @@ int gates_read(GateFile *g, const char *path, GateKind kind, LzError *err) {
         lz_fail(err, "%s: metadata threshold %g is outside [0, 1]", path, g->threshold);
         goto fail;
     }
+    long stale = 0;
+    if (meta_long(&f, path, "staleness", 0, &stale, err)) goto fail;
+    if (stale < 0 || stale > 100000) {
+        lz_fail(err, "%s: metadata staleness %ld is outside [0, 100000]", path, stale);
+        goto fail;
+    }
+    g->staleness = (int)stale;
     if (meta_string(&f, path, "calibration", 0, g->calibration, sizeof g->calibration, err) ||
         meta_double(&f, path, "target_ratio", 0, 1, NAN, &g->target_ratio, err) ||
         meta_double(&f, path, "realised_ratio", 0, 1, NAN, &g->realised_ratio, err) ||
@@ -188,7 +195,9 @@ int gates_write(const GateFile *g, const char *path, LzError *err) {
     int rank = g->kind == GATES_L2C ? 2 : 3;
     CHECK(rank == 3 || g->D == 1, "a router has one logit per slot (D = %d)", g->D);
     StWriteTensor t[2] = {{"attn", rank, shape, g->w}, {"mlp", rank, shape, g->w + per}};
-    char steps[32], rho_a[40], rho_m[40], thr[40], target[40], realised[40], csamples[32], cseed[32], ccfg[40];
+    char steps[32], rho_a[40], rho_m[40], thr[40], target[40], realised[40], csamples[32], cseed[32], ccfg[40],
+        stale[32];
+    snprintf(stale, sizeof stale, "%d", g->staleness);
     snprintf(steps, sizeof steps, "%d", g->S);
     snprintf(rho_a, sizeof rho_a, "%.17g", g->rho_attn);
     snprintf(rho_m, sizeof rho_m, "%.17g", g->rho_mlp);
@@ -199,12 +208,12 @@ int gates_write(const GateFile *g, const char *path, LzError *err) {
     snprintf(cseed, sizeof cseed, "%ld", g->calibration_seed);
     snprintf(ccfg, sizeof ccfg, "%.17g", g->calibration_cfg);
     const char *keys[] = {"format",         "steps",          "respacing",           "model_sha256",
-                          "rho_attn",       "rho_mlp",        "threshold",           "calibration",
-                          "target_ratio",   "realised_ratio", "calibration_samples", "calibration_seed",
-                          "calibration_cfg", "training"};
-    const char *values[] = {format_name(g->kind), steps,  g->respacing, g->model_sha256, rho_a, rho_m, thr,
-                            g->calibration,       target, realised,     csamples,        cseed, ccfg,
-                            g->training ? g->training : "{}"};
+                          "rho_attn",       "rho_mlp",        "threshold",           "staleness",
+                          "calibration",    "target_ratio",   "realised_ratio",      "calibration_samples",
+                          "calibration_seed", "calibration_cfg", "training"};
+    const char *values[] = {format_name(g->kind), steps,    g->respacing, g->model_sha256, rho_a,
+                            rho_m,                thr,      stale,        g->calibration,  target,
+                            realised,             csamples, cseed,        ccfg,            g->training ? g->training : "{}"};
     return st_write(path, t, 2, keys, values, (int)(sizeof keys / sizeof keys[0]), err);
 }
 

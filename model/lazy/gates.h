@@ -25,6 +25,9 @@
 //   rho_attn, rho_mlp  laziness weights of the training loss (for a router:
 //                   L2C's lambda, the same for both modules)
 //   threshold       the inference threshold in [0, 1]
+//   staleness       (optional, default 0) the most consecutive steps a row may
+//                   reuse one module's cached output; 0 = unlimited, the
+//                   published rule (policy_lazydit.c)
 //   calibration     how the ratio was reached: "none" (trained, threshold as
 //                   given), "threshold" (bisection on the threshold),
 //                   "rho+threshold" (search over rho, then threshold)
@@ -50,6 +53,7 @@ typedef struct {
     char model_sha256[SHA256_HEX_LEN];  // lower-case hex
     double rho_attn, rho_mlp;
     double threshold;
+    int staleness;             // 0 = unlimited
     char calibration[32];
     double target_ratio, realised_ratio;  // NaN when not calibrated
     long calibration_samples;  // 0 when not calibrated

@@ -116,9 +116,11 @@ static int measure_point(CalibPoint *p, double t, DitModel *m, const uint8_t *sh
                          const char *path, const char *respacing, const LazyCalibOptions *o, LzError *err) {
     char text[40];
     snprintf(text, sizeof text, "%.17g", t);
-    PolicyArg args[2] = {{kind == GATES_L2C ? "router" : "gates", path}, {"threshold", text}};
-    if (lazy_measure(m, sha, d, respacing, kind == GATES_L2C ? "l2c" : "lazydit", args, 2, &o->spec, NULL, NULL,
-                     &p->sum, &p->scores, err))
+    PolicyArg args[8] = {{kind == GATES_L2C ? "router" : "gates", path}, {"threshold", text}};
+    CHECK(o->nextra <= 6, "calibration: %d extra policy options", o->nextra);
+    for (int i = 0; i < o->nextra; i++) args[2 + i] = o->extra[i];
+    if (lazy_measure(m, sha, d, respacing, kind == GATES_L2C ? "l2c" : "lazydit", args, 2 + o->nextra, &o->spec, NULL,
+                     NULL, &p->sum, &p->scores, err))
         return -1;
     p->thr = t;
     p->ratio = p->sum.lazy_ratio;

@@ -74,6 +74,8 @@ typedef struct {
     double tol;        // a target is met when |ratio - target| <= tol (0.005)
     int max_rounds;    // measurements per target at most (8)
     LazyMeasureSpec spec;
+    const PolicyArg *extra;  // more policy options for every measurement (e.g. staleness), may be NULL
+    int nextra;
 } LazyCalibOptions;
 
 // Calibrates the threshold of the gate (or router) file at `path` for model
