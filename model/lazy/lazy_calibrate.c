@@ -111,6 +111,12 @@ static double quantile_guess(const CalibPoint *p, double target) {
     return 0.5 * ((double)v[n - k - 1] + v[n - k]);
 }
 
+// log(t / (1 - t)), kept within [-30, 30] (thresholds 0 and 1 included).
+static double logit(double t) {
+    double x = log(t / (1.0 - t));
+    return x < -30 ? -30 : x > 30 ? 30 : x;
+}
+
 // One measurement at threshold t into p (scores sorted ascending).
 static int measure_point(CalibPoint *p, double t, DitModel *m, const uint8_t *sha, const Diffusion *d, GateKind kind,
                          const char *path, const char *respacing, const LazyCalibOptions *o, LzError *err) {
@@ -156,10 +162,13 @@ int lazy_calibrate_thresholds(DitModel *m, const uint8_t *sha, const Diffusion *
             thresholds[i] = pts[best].thr;
             sums[i] = pts[best].sum;
             if (fabs(pts[best].ratio - target) <= o->tol || round >= o->max_rounds || hi - lo < 1e-7 || np >= cap) break;
-            double t = quantile_guess(&pts[best], target), w = hi - lo;
+            // Kept inside the bracket in logit space, where scores near 0 or 1
+            // are as far apart as they are near 0.5.
+            double x = logit(quantile_guess(&pts[best], target)), xlo = logit(lo), xhi = logit(hi), w = xhi - xlo;
             double margin = round == 0 ? 0.01 : 0.1;  // trust the first guess, then force the bracket to shrink
-            if (t < lo + margin * w) t = lo + margin * w;
-            if (t > hi - margin * w) t = hi - margin * w;
+            if (x < xlo + margin * w) x = xlo + margin * w;
+            if (x > xhi - margin * w) x = xhi - margin * w;
+            double t = 1.0 / (1.0 + exp(-x));
             if (measure_point(&pts[np], t, m, sha, d, kind, path, respacing, o, err)) goto done;
             np++;
         }
