@@ -129,7 +129,7 @@ static int train(const TrainLazyRun *r, const Dataset *ds, const char *out_dir, 
         GateFile *g = &tr.gates;
         snprintf(g->model_sha256, sizeof g->model_sha256, "%s", r->sha_hex);
         g->threshold = r->threshold;
-        char *tj = training_json(r, r->iterations);
+        char *tj = training_json(r, tr.iter);  // what was trained (a resumed run may have gone further)
         gates_set_training(g, tj);
         cJSON_free(tj);
         if (gates_write(g, out, &err)) cli_fail_in(r->cmd, "%s", err.msg);

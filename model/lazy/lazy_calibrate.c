@@ -151,13 +151,14 @@ int lazy_calibrate_thresholds(DitModel *m, const uint8_t *sha, const Diffusion *
     for (int i = 0; i < n; i++) {
         double target = targets[i];
         for (int round = 0;; round++) {
-            // The best point so far, and the bracket around the target.
-            int best = 0;
+            // The best point so far, and the bracket around the target (ilo,
+            // ihi: its measured ends, -1 while an end is the default 0 or 1).
+            int best = 0, ilo = -1, ihi = -1;
             double lo = 0, hi = 1;
             for (int k = 0; k < np; k++) {
                 if (fabs(pts[k].ratio - target) < fabs(pts[best].ratio - target)) best = k;
-                if (pts[k].ratio >= target && pts[k].thr > lo) lo = pts[k].thr;
-                if (pts[k].ratio <= target && pts[k].thr < hi) hi = pts[k].thr;
+                if (pts[k].ratio >= target && pts[k].thr > lo) lo = pts[k].thr, ilo = k;
+                if (pts[k].ratio <= target && pts[k].thr < hi) hi = pts[k].thr, ihi = k;
             }
             thresholds[i] = pts[best].thr;
             sums[i] = pts[best].sum;
@@ -165,6 +166,10 @@ int lazy_calibrate_thresholds(DitModel *m, const uint8_t *sha, const Diffusion *
             // Kept inside the bracket in logit space, where scores near 0 or 1
             // are as far apart as they are near 0.5.
             double x = logit(quantile_guess(&pts[best], target)), xlo = logit(lo), xhi = logit(hi), w = xhi - xlo;
+            // Once both ends are measured, the secant of the bracket (in logit):
+            // robust where reuses are vetoed and the score quantiles mislead.
+            if (round > 0 && ilo >= 0 && ihi >= 0 && pts[ilo].ratio > pts[ihi].ratio)
+                x = xlo + (pts[ilo].ratio - target) / (pts[ilo].ratio - pts[ihi].ratio) * w;
             double margin = round == 0 ? 0.01 : 0.1;  // trust the first guess, then force the bracket to shrink
             if (x < xlo + margin * w) x = xlo + margin * w;
             if (x > xhi - margin * w) x = xhi - margin * w;

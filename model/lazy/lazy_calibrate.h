@@ -23,7 +23,8 @@
 // target is the threshold that would make exactly that share of the slots
 // reuse among the recorded scores of the measurement closest to the target
 // (exact for a static router, whose scores do not depend on the trajectory).
-// Later guesses do the same, pulled at least 10% inside the bracket
+// Later guesses are the secant of the bracket once both its ends are measured
+// (quantiles otherwise), pulled at least 10% inside the bracket
 // [lo, hi] of measured thresholds with ratio(lo) >= target >= ratio(hi),
 // measured in logit space (so thresholds near 0 or 1 are reached in a few
 // rounds), and the bracket shrinks geometrically (like bisection) even where
