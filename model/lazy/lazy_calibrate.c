@@ -170,9 +170,14 @@ int lazy_calibrate_thresholds(DitModel *m, const uint8_t *sha, const Diffusion *
             // robust where reuses are vetoed and the score quantiles mislead.
             if (round > 0 && ilo >= 0 && ihi >= 0 && pts[ilo].ratio > pts[ihi].ratio)
                 x = xlo + (pts[ilo].ratio - target) / (pts[ilo].ratio - pts[ihi].ratio) * w;
-            double margin = round == 0 ? 0.01 : 0.1;  // trust the first guess, then force the bracket to shrink
-            if (x < xlo + margin * w) x = xlo + margin * w;
-            if (x > xhi - margin * w) x = xhi - margin * w;
+            // Trust the first guess; from then on stay 10% away from the measured
+            // ends so the bracket shrinks (an unmeasured end, 0 or 1, needs no margin:
+            // the next measurement replaces it).
+            double mg = round == 0 ? 0.0 : 0.1;
+            double a = xlo + (ilo >= 0 ? mg * w : 0), b = xhi - (ihi >= 0 ? mg * w : 0);
+            if (x < a) x = a;
+            if (x > b) x = b;
+            if (!(x > xlo + 1e-9 * w && x < xhi - 1e-9 * w)) x = 0.5 * (xlo + xhi);  // never an end again
             double t = 1.0 / (1.0 + exp(-x));
             if (measure_point(&pts[np], t, m, sha, d, kind, path, respacing, o, err)) goto done;
             np++;

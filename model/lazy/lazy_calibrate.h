@@ -24,11 +24,11 @@
 // reuse among the recorded scores of the measurement closest to the target
 // (exact for a static router, whose scores do not depend on the trajectory).
 // Later guesses are the secant of the bracket once both its ends are measured
-// (quantiles otherwise), pulled at least 10% inside the bracket
-// [lo, hi] of measured thresholds with ratio(lo) >= target >= ratio(hi),
-// measured in logit space (so thresholds near 0 or 1 are reached in a few
-// rounds), and the bracket shrinks geometrically (like bisection) even where
-// the guesses are poor (e.g. under --staleness, which vetoes some reuses). A target is done once a measurement is within `tol`, after
+// (quantiles otherwise), pulled at least 10% (in logit) away from the
+// measured ends of the bracket [lo, hi] with ratio(lo) >= target >=
+// ratio(hi), so the bracket shrinks geometrically (like bisection) even
+// where the guesses are poor (e.g. under --staleness, which vetoes some
+// reuses); logit space reaches thresholds near 0 or 1 in a few rounds. A target is done once a measurement is within `tol`, after
 // `max_rounds` measurements for it, or when the bracket is narrower than
 // 1e-7. Several targets share their measurements (one run of the sampler per
 // round), so calibrating 0.2 .. 0.5 costs little more than one target.
