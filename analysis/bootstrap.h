@@ -1,6 +1,6 @@
 // bootstrap.h: percentile bootstrap confidence intervals for FD and KID
-// (DESIGN.md section 7: "report bootstrap intervals where the sample count is
-// small").
+// (docs/metrics.md, "Bootstrap intervals": metrics of small sample sets get
+// intervals).
 //
 // One replicate resamples the fake rows with replacement (N_fake draws) and,
 // unless resample_real is false (a fixed, cached reference), the real rows

@@ -37,7 +37,7 @@ int classifier_features_extract(ClassifierFeatures *f, Classifier *m, const floa
     f->argmax = lz_malloc(sizeof(int) * (size_t)n, "eval argmax");
     long chunk = n < EVAL_CHUNK ? n : EVAL_CHUNK;
     const int saved_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);  // see eval_features.h
+    openblas_set_num_threads(1);  // see classifier_features.h
     float *spatial = lz_malloc(sizeof(float) * (size_t)chunk * sd, "eval spatial chunk");  // (chunk, sd)
     for (long s = 0; s < n; s += chunk) {
         long b = n - s < chunk ? n - s : chunk;
@@ -45,16 +45,9 @@ int classifier_features_extract(ClassifierFeatures *f, Classifier *m, const floa
         for (long i = 0; i < b; i++) {
             // (C, H, W) order: the first sfid_channels channels are a prefix of the row
             memcpy(f->sfid + (s + i) * f->sfid_dim, spatial + i * sd, sizeof(float) * (size_t)f->sfid_dim);
-            const float *z = f->logits + (s + i) * nc;
-            float *prob = f->probs + (s + i) * nc;
-            int best = 0;
-            for (int k = 1; k < nc; k++)
-                if (z[k] > z[best]) best = k;
-            f->argmax[s + i] = best;
-            double mx = z[best], sum = 0;
-            for (int k = 0; k < nc; k++) sum += exp((double)z[k] - mx);
-            for (int k = 0; k < nc; k++) prob[k] = (float)(exp((double)z[k] - mx) / sum);
+            f->argmax[s + i] = cls_argmax(f->logits + (s + i) * nc, nc);
         }
+        cls_softmax(f->probs + s * nc, f->logits + s * nc, b, nc);
     }
     openblas_set_num_threads(saved_threads);
     free(spatial);

@@ -1,5 +1,5 @@
 // fidelity.h: paired fidelity of a cached/lazy sample to the full-compute
-// sample from the same noise (PSNR, SSIM; DESIGN.md section 7).
+// sample from the same noise (PSNR, SSIM; docs/metrics.md).
 //
 // Images are (C, H, W) float, any value range; data_range is max - min of
 // that range (2 for images in [-1, 1], 1 for [0, 1], 255 for bytes).

@@ -7,8 +7,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model/io/atomic_file.h"
+#include "model/io/file_rules.h"
 
 // LAPACK's symmetric divide-and-conquer eigensolver (OpenBLAS exports the
 // Fortran symbol; lapacke.h is not installed). The trailing size_t arguments
@@ -150,8 +152,9 @@ int gauss_stats_save(const GaussStats *s, const char *path, LzError *err) {
 int gauss_stats_load(GaussStats *s, const char *path, LzError *err) {
     memset(s, 0, sizeof *s);
     if (!host_is_little_endian()) return lz_fail(err, "%s: gaussian stats files are little-endian; big-endian hosts are not supported", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return lz_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    FILE *f = lz_fopen_input(path, &st, err);
+    if (!f) return -1;
     char magic[8];
     uint32_t dim = 0, reserved = 0;
     double count = 0;

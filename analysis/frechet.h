@@ -1,5 +1,5 @@
 // frechet.h: Frechet distance between Gaussian fits of two feature sets
-// (FID-proxy and sFID-proxy; DESIGN.md section 7).
+// (FID-proxy and sFID-proxy; docs/metrics.md).
 //
 //   FD = |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr( (S1^{1/2} S2 S1^{1/2})^{1/2} )
 //

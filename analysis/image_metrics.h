@@ -1,7 +1,8 @@
-// image_metrics_compute.h: every metric of generated images against reference
+// image_metrics.h: every metric of generated images against reference
 // statistics (analysis/refstats.h), through the feature classifier
-// (DESIGN.md section 7; definitions and measured floor/ceiling in
-// docs/metrics.md, "Metrics on generated images"):
+// (definitions and measured floor/ceiling in docs/metrics.md, "Metrics on
+// generated images"; the whole pipeline with file checks and 8-bit rounding
+// is analysis/eval_job.h):
 //   fid      FD of penultimate features vs the reference Gaussian (FID-proxy)
 //   sfid     FD of the first 7 spatial channels vs the reference (sFID-proxy)
 //   is       IS-proxy from the softmax, 10 splits (mean, std)

@@ -3,6 +3,8 @@
 
 #include <math.h>
 
+#include "model/classifier.h"
+
 int inception_score(double *mean, double *std, const float *probs, long n, int k, int splits, LzError *err) {
     if (k < 1) return lz_fail(err, "inception score: %d classes, need at least 1", k);
     if (splits < 1) return lz_fail(err, "inception score: splits = %d must be >= 1", splits);
@@ -52,12 +54,9 @@ int class_consistency(double *out, const float *scores, const int64_t *labels, l
         if (labels[i] < 0 || labels[i] >= k)
             return lz_fail(err, "class consistency: label %lld of row %ld is outside [0, %d)", (long long)labels[i], i, k);
         const float *s = scores + (size_t)i * k;
-        int best = 0;
-        for (int c = 0; c < k; c++) {
+        for (int c = 0; c < k; c++)
             if (isnan(s[c])) return lz_fail(err, "class consistency: row %ld class %d is NaN", i, c);
-            if (s[c] > s[best]) best = c;
-        }
-        hits += best == labels[i];
+        hits += cls_argmax(s, k) == labels[i];
     }
     *out = (double)hits / (double)n;
     return 0;

@@ -1,5 +1,5 @@
 // inception_score.h: metrics of the classifier's output probabilities
-// (IS-proxy and class consistency; DESIGN.md section 7).
+// (IS-proxy and class consistency; docs/metrics.md).
 //
 // Inception score (Salimans et al. 2016), the common implementation
 // (improved-gan, torchmetrics): split the N rows in order into `splits`

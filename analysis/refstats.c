@@ -10,6 +10,7 @@
 
 #include "analysis/inception_score.h"
 #include "model/io/atomic_file.h"
+#include "model/io/file_rules.h"
 
 static const char REF_MAGIC[8] = {'L', 'Z', 'R', 'E', 'F', 'S', 'T', '1'};
 enum { REF_HEADER = 120 };
@@ -149,10 +150,10 @@ static int read_gauss(GaussStats *g, const uint8_t **p, int d, double count, con
 
 int refstats_load(RefStats *rs, const char *path, LzError *err) {
     memset(rs, 0, sizeof *rs);
-    FILE *f = fopen(path, "rb");
-    if (!f) return lz_fail(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat st = {0};
-    if (fstat(fileno(f), &st) != 0 || st.st_size < REF_HEADER + SHA256_BYTES) {
+    FILE *f = lz_fopen_input(path, &st, err);
+    if (!f) return -1;
+    if (st.st_size < REF_HEADER + SHA256_BYTES) {
         fclose(f);
         return lz_fail(err, "%s: %lld bytes, too small for a refstats file", path, (long long)st.st_size);
     }

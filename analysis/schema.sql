@@ -1,6 +1,7 @@
 -- schema.sql: the SQLite schema of lazydit result databases (schema version 1).
--- The recorder (analysis/recorder.c) creates it; `lazydit run`, `lazydit merge`
--- and `lazydit report` read it. Column names are a public interface: other tools
+-- analysis/result_db.c creates it (the text is compiled into the binary);
+-- `lazydit sample --record` and `lazydit run` write it, `lazydit merge` and
+-- `lazydit report` read it. Column names are a public interface: other tools
 -- query them with sqlite3. Conventions:
 --   * step is the index in execution order: 0 = the first (noisiest) step;
 --     timestep is the original DDPM timestep (0..999) the model was called with.
@@ -11,12 +12,21 @@
 --     a step with the same row's output at the previous step. Where a policy
 --     skipped a row, the output compared is the one that was USED (the reused
 --     cache), so a reused row has cos = 1 and rel_l2 = 0 at that step.
+--   * A row that bypassed the whole block stack at a step (stack-level reuse,
+--     e.g. TeaCache) has no module output there: it counts in skip_rate but not
+--     in the similarity columns, and its next computed step is compared with
+--     the last step it computed.
+--   * Rows where a norm in a ratio is 0 are left out of that column's mean.
 --   * Every similarity and norm is accumulated in double precision.
+--   * run_id: `lazydit run` numbers the runs of an experiment 1..n in the order
+--     of the expanded config, so shard databases and their merge agree;
+--     `sample --record` takes the next free id.
 PRAGMA user_version = 1;
 
 -- Key/value facts about the database itself: schema_version, experiment (the
 -- experiment name every run of this database belongs to), config_sha256 (of the
--- experiment config), created_at.
+-- experiment config in canonical JSON; absent for `sample --record` databases),
+-- created_at.
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -51,7 +61,8 @@ CREATE TABLE IF NOT EXISTS runs (
     lazy_ratio      REAL,               -- reused / all (model row, step, block, module) slots
     lazy_ratio_attn REAL,
     lazy_ratio_mlp  REAL,
-    config_json     TEXT,               -- the run's full resolved settings (runner provenance)
+    config_json     TEXT,               -- the run's full resolved settings (runner provenance), including the bound estimates used
+    error           TEXT,               -- why a run failed (status 'failed'); NULL otherwise
     UNIQUE (experiment, name)
 );
 
@@ -71,9 +82,28 @@ CREATE TABLE IF NOT EXISTS module_steps (
     z_dist      REAL,               -- mean over rows of |Z_t - Z_{t-1}|_F (modulated input); NULL at step 0
     z_rel_dist  REAL,               -- mean over rows of |Z_t - Z_{t-1}|_F / |Z_{t-1}|_F; NULL at step 0
     lipschitz   REAL,               -- mean over rows of |Y_t - Y_{t-1}|_F / |Z_t - Z_{t-1}|_F (rows with dZ = 0 left out); NULL at step 0
-    bound_alpha REAL,               -- alpha = C^2 R2^2 min(N, D) / 2 of the similarity lower bound (see docs/theory.md)
-    bound_value REAL,               -- 1 - alpha: the bound on cos (vacuous when <= -1)
+    bound_alpha REAL,               -- alpha = C^2 R2^2 min(N, D) / 2 of the similarity lower bound (see docs/theory.md); NULL at step 0
+    bound_value REAL,               -- 1 - alpha: the bound on cos of every row, to compare with cos_min (vacuous when <= -1); NULL at step 0
+    bound_r     REAL,               -- R used: max(1, the module's weight spectral norms (weight_norms), max over rows of |Z_t|_F and |Z_{t-1}|_F)
+    bound_c     REAL,               -- C used: 5 R^4 N D (attn) or R (mlp), N = tokens, D = hidden
+    bound_r2    REAL,               -- R2 used: max over rows of |Z_t - Z_{t-1}|_F
     PRIMARY KEY (run_id, step, layer, module)
+);
+
+-- The weight terms of the bound's R: spectral norms (largest singular value,
+-- power iteration in double) of the matrices the theory bounds, per layer.
+-- weight: 'wqk' = Wq^T Wk (D x D, the simplified attention's W; no 1/sqrt(d)),
+-- 'wv' = Wv, 'proj' = the output projection (recorded; the theory has none,
+-- so it is not part of R), 'fc1', 'fc2', 'fc2fc1' = fc2 fc1 (the linear MLP's
+-- effective weight). R of attn uses wqk and wv, R of mlp fc1, fc2 and fc2fc1.
+CREATE TABLE IF NOT EXISTS weight_norms (
+    run_id        INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    layer         INTEGER NOT NULL,
+    module        TEXT NOT NULL CHECK (module IN ('attn', 'mlp')),
+    weight        TEXT NOT NULL,
+    spectral_norm REAL NOT NULL,
+    iterations    INTEGER NOT NULL,   -- power iterations until the estimate settled
+    PRIMARY KEY (run_id, layer, module, weight)
 );
 
 -- Metrics of a run (FID-proxy and friends), with a 95% interval where computed.
@@ -87,20 +117,26 @@ CREATE TABLE IF NOT EXISTS metrics (
     PRIMARY KEY (run_id, name)
 );
 
--- Per model row records, only on request (--record-rows): one row per
--- (run, sample, cfg half, step, layer, module).
+-- Per model row records, only on request (`--record-rows`, "record_rows": true):
+-- one row per (run, sample, cfg half, step, layer, module). skipped = 1 when the
+-- row used a cached output: reused by the policy's module decision or review, or
+-- the whole block stack was bypassed (stack-level reuse; then the module did not
+-- run at all and the similarity columns are NULL). Similarity columns as in
+-- module_steps, for this row alone; NULL at the row's first step.
 CREATE TABLE IF NOT EXISTS module_rows (
-    run_id    INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
-    sample    INTEGER NOT NULL,     -- sample index in the run
-    null_half INTEGER NOT NULL,     -- 1 = the CFG null-label row of the sample
-    step      INTEGER NOT NULL,
-    layer     INTEGER NOT NULL,
-    module    TEXT NOT NULL CHECK (module IN ('attn', 'mlp')),
-    skipped   INTEGER NOT NULL,
-    score     REAL,
-    cos       REAL,
-    rel_l2    REAL,
-    z_dist    REAL,
+    run_id     INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    sample     INTEGER NOT NULL,     -- sample index in the run
+    null_half  INTEGER NOT NULL,     -- 1 = the CFG null-label row of the sample
+    step       INTEGER NOT NULL,
+    layer      INTEGER NOT NULL,
+    module     TEXT NOT NULL CHECK (module IN ('attn', 'mlp')),
+    skipped    INTEGER NOT NULL,
+    score      REAL,                 -- the policy's decision score for the row, NULL if none
+    cos        REAL,
+    rel_l2     REAL,
+    z_dist     REAL,
+    z_rel_dist REAL,
+    lipschitz  REAL,
     PRIMARY KEY (run_id, sample, null_half, step, layer, module)
 );
 

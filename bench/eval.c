@@ -1,10 +1,13 @@
 // bench/eval: every metric of 10,000 generated images against the Fashion-
-// MNIST test split with the committed classifier (models/classifier.safetensors):
-// feature extraction (penultimate, sFID channels, softmax), FID-proxy, sFID-
-// proxy, KID (100 x 1000), precision/recall (+ density/coverage), IS-proxy,
-// class consistency. Stand-ins for generated images: the last 10,000 training
-// images (disjoint from the test split: the floor of the scale) and 10,000
-// uniform-noise images (the ceiling). Also times the one-off reference build.
+// MNIST test split with the committed classifier (models/classifier.safetensors),
+// through the evaluation job of `lazydit eval` (analysis/eval_job.h, default
+// options: 8-bit rounding, then feature extraction (penultimate, sFID
+// channels, softmax), FID-proxy, sFID-proxy, KID (100 x 1000), precision/recall
+// (+ density/coverage), IS-proxy, class consistency). Stand-ins for generated
+// images: the last 10,000 training images (disjoint from the test split: the
+// floor of the scale; 8-bit data, unchanged by the rounding) and 10,000
+// uniform-noise images in [-1, 1] (the ceiling; scored in their 8-bit form).
+// Also times the one-off reference build.
 //
 // Validates before timing: the classifier beats chance on the test split,
 // FD(reference, reference) ~ 0, 1,000 training images give a small FID-proxy,
@@ -18,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analysis/image_metrics.h"
+#include "analysis/eval_job.h"
 #include "bench/bench_common.h"
 #include "model/base/prng.h"
 
@@ -42,21 +45,20 @@ int main(int argc, char **argv) {
     bench_print_env("eval");
     printf("# sgemm peak now: %.1f GFLOP/s (1024^3, best of 5)\n", bench_sgemm_peak(1024, 5));
     LzError err = {{0}};
-    uint8_t sha[SHA256_BYTES];
-    char hex[SHA256_HEX_LEN];
-    Classifier *m = eval_load_classifier("models/classifier.safetensors", 256, sha, &err);
-    REQUIRE(m, "%s", err.msg);
-    sha256_hex(sha, hex);
-    printf("# classifier models/classifier.safetensors sha256 %.16s\n", hex);
-    Dataset te, tr;
-    REQUIRE(!dataset_load_dir(&te, NULL, "test", &err) && !dataset_load_dir(&tr, NULL, "train", &err), "%s", err.msg);
-
-    // reference statistics, computed (not cached) so that the build is timed
-    double t0 = lz_now_seconds();
-    RefStats rs;
-    REQUIRE(!refstats_get(&rs, m, sha, &te, EVAL_SFID_CHANNELS, NULL, &err), "%s", err.msg);
+    EvalJobOptions o = eval_job_default_options();
+    o.cache_dir = NULL;  // computed, not cached, so that the reference build is timed
+    EvalJob job;
+    REQUIRE(!eval_job_open(&job, &o, &err), "%s", err.msg);
+    Classifier *m = job.classifier;
+    printf("# classifier %s sha256 %.16s\n", o.classifier, job.classifier_hash);
+    Dataset tr;
+    REQUIRE(!dataset_load_dir(&tr, NULL, "train", &err), "%s", err.msg);
+    REQUIRE(!eval_job_reference(&job, &err), "%s", err.msg);
+    const RefStats *rsp = &job.ref;
     printf("reference build (10,000 test images, features + statistics): %.2f s; accuracy %.4f, IS %.3f\n",
-           lz_now_seconds() - t0, (double)rs.correct / rs.n, rs.is_mean);
+           job.t_reference, (double)rsp->correct / rsp->n, rsp->is_mean);
+    const RefStats rs = *rsp;
+    double t0;
 
     // ---- validation ----
     REQUIRE(rs.correct > rs.n / 2, "classifier accuracy %g on the test split", (double)rs.correct / rs.n);
@@ -72,11 +74,12 @@ int main(int argc, char **argv) {
     for (long i = 0; i < (long)N * 784; i++) noise[i] = (float)(2 * prng_uniform(&g) - 1);
     int64_t *labels = malloc(sizeof(int64_t) * N);
     for (long i = 0; i < N; i++) labels[i] = tr.labels[50000 + i];
-    EvalConfig cfg = eval_default_config(), quick = cfg;
-    quick.kid_subsets = 10;
+    EvalConfig cfg = o.metrics;
+    job.opt.metrics.kid_subsets = 10;  // quick validation
     EvalResult vr, vn;
-    REQUIRE(!image_metrics_compute(&vr, m, &rs, real, NV, labels, NULL, &quick, &err), "%s", err.msg);
-    REQUIRE(!image_metrics_compute(&vn, m, &rs, noise, NV, NULL, NULL, &quick, &err), "%s", err.msg);
+    REQUIRE(!eval_job_score(&job, &vr, real, NV, labels, NULL, &err), "%s", err.msg);
+    REQUIRE(!eval_job_score(&job, &vn, noise, NV, NULL, NULL, &err), "%s", err.msg);
+    job.opt.metrics = cfg;
     REQUIRE(vr.fid < 5 && vn.fid > 10 * vr.fid, "1k training images FID %g, 1k noise FID %g", vr.fid, vn.fid);
     long correct = classifier_count_correct(m, real, tr.labels + 50000, NV);
     REQUIRE(vr.class_consistency == (double)correct / NV, "consistency %g vs count_correct %ld", vr.class_consistency,
@@ -88,12 +91,12 @@ int main(int argc, char **argv) {
     printf("10,000 samples, all metrics (KID %d x %ld, k = %d):\n", cfg.kid_subsets, cfg.kid_subset_size, cfg.k);
     EvalResult fr, cr;
     t0 = lz_now_seconds();
-    REQUIRE(!image_metrics_compute(&fr, m, &rs, real, N, labels, NULL, &cfg, &err), "%s", err.msg);
+    REQUIRE(!eval_job_score(&job, &fr, real, N, labels, NULL, &err), "%s", err.msg);
     double t_floor = lz_now_seconds() - t0;
     print_row("floor", &fr);
     print_times(&fr, t_floor);
     t0 = lz_now_seconds();
-    REQUIRE(!image_metrics_compute(&cr, m, &rs, noise, N, NULL, NULL, &cfg, &err), "%s", err.msg);
+    REQUIRE(!eval_job_score(&job, &cr, noise, N, NULL, NULL, &err), "%s", err.msg);
     double t_ceil = lz_now_seconds() - t0;
     print_row("ceiling", &cr);
     print_times(&cr, t_ceil);
@@ -115,9 +118,7 @@ int main(int argc, char **argv) {
     }
     free(noise);
     free(labels);
-    refstats_free(&rs);
-    dataset_free(&te);
     dataset_free(&tr);
-    classifier_free(m);
+    eval_job_close(&job);
     return 0;
 }

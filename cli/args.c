@@ -1,18 +1,16 @@
 #include "cli/args.h"
 
+#include "cli/cli_common.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage_error(const ArgParser *p, const char *fmt, const char *a, const char *b) {
-    fprintf(stderr, "lazydit %s: ", p->command);
-    fprintf(stderr, fmt, a, b);
-    fprintf(stderr, " (see lazydit %s --help)\n", p->command);
-    exit(2);
-}
+#include "model/io/file_rules.h"
 
 void args_print_help(const ArgParser *p) {
     printf("usage: lazydit %s %s\n\n%s\n\noptions:\n", p->command, p->usage, p->about);
@@ -26,27 +24,41 @@ void args_print_help(const ArgParser *p) {
     printf("  %-24s %s\n", "--help", "print this help");
 }
 
-static void parse_value(const ArgParser *p, ArgSpec *s, const char *text) {
-    char *end = NULL;
-    errno = 0;
+// Message into msg, returns -1.
+static int usage(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int usage(char *msg, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, cap, fmt, ap);
+    va_end(ap);
+    // Arguments are echoed: a newline or other control byte in one must not
+    // break the one-line error.
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    return -1;
+}
+
+static int parse_value(ArgSpec *s, const char *text, char *msg, size_t cap) {
     switch (s->type) {
-    case ARG_INT: {
-        long v = strtol(text, &end, 10);
-        if (errno || !*text || *end || v < INT_MIN || v > INT_MAX) usage_error(p, "%s expects an integer, got '%s'", s->name, text);
-        *(int *)s->value = (int)v;
-        break;
-    }
+    case ARG_INT:
     case ARG_LONG: {
-        long v = strtol(text, &end, 10);
-        if (errno || !*text || *end) usage_error(p, "%s expects an integer, got '%s'", s->name, text);
-        *(long *)s->value = v;
+        long lo = s->type == ARG_INT ? INT_MIN : LONG_MIN, hi = s->type == ARG_INT ? INT_MAX : LONG_MAX;
+        long v;
+        if (lz_parse_long(text, lo, hi, &v))
+            return usage(msg, cap, "%s expects an integer in %ld..%ld, got '%.60s'", s->name, lo, hi, text);
+        if (s->type == ARG_INT)
+            *(int *)s->value = (int)v;
+        else
+            *(long *)s->value = v;
         break;
     }
     case ARG_DOUBLE: {
+        char *end = NULL;
+        errno = 0;
         double v = strtod(text, &end);
         // strtod also takes "nan" and "inf"; no option means anything by them
-        if (errno || !*text || *end || !isfinite(v))
-            usage_error(p, "%s expects a finite number, got '%s'", s->name, text);
+        if (errno || !*text || *end || !isfinite(v) || *text == ' ' || *text == '\t' || *text == '\n')
+            return usage(msg, cap, "%s expects a finite number, got '%.60s'", s->name, text);
         *(double *)s->value = v;
         break;
     }
@@ -56,16 +68,14 @@ static void parse_value(const ArgParser *p, ArgSpec *s, const char *text) {
     case ARG_FLAG:
         break;
     }
+    return 0;
 }
 
-void args_parse(ArgParser *p, int argc, char **argv) {
+int args_parse_status(ArgParser *p, int argc, char **argv, char *msg, size_t cap) {
     p->npositional = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            args_print_help(p);
-            exit(0);
-        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
         if (a[0] == '-' && a[1] == '-') {
             // accept both "--name value" and "--name=value"
             const char *eq = strchr(a, '=');
@@ -73,26 +83,37 @@ void args_parse(ArgParser *p, int argc, char **argv) {
             ArgSpec *s = NULL;
             for (int k = 0; k < p->nspecs; k++)
                 if (strlen(p->specs[k].name) == len && !strncmp(p->specs[k].name, a, len)) s = &p->specs[k];
-            if (!s) usage_error(p, "unknown option '%s'%s", a, "");
-            if (s->seen) usage_error(p, "option %s given twice%s", s->name, "");
+            if (!s) return usage(msg, cap, "unknown option '%.60s'", a);
+            if (s->seen) return usage(msg, cap, "option %s given twice", s->name);
             s->seen = true;
             if (s->type == ARG_FLAG) {
-                if (eq) usage_error(p, "%s takes no value%s", s->name, "");
+                if (eq) return usage(msg, cap, "%s takes no value", s->name);
                 *(bool *)s->value = true;
                 continue;
             }
             const char *text = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!text) usage_error(p, "%s needs a value%s", s->name, "");
-            parse_value(p, s, text);
+            if (!text) return usage(msg, cap, "%s needs a value", s->name);
+            if (parse_value(s, text, msg, cap)) return -1;
         } else {
             if (p->npositional >= p->max_positional || p->npositional >= 8)
-                usage_error(p, "unexpected argument '%s'%s", a, "");
+                return usage(msg, cap, "unexpected argument '%.60s'", a);
             p->positional[p->npositional++] = a;
         }
     }
     for (int k = 0; k < p->nspecs; k++)
-        if (p->specs[k].required && !p->specs[k].seen) usage_error(p, "missing required option %s%s", p->specs[k].name, "");
-    if (p->npositional < p->min_positional) usage_error(p, "missing argument: %s%s", p->usage, "");
+        if (p->specs[k].required && !p->specs[k].seen) return usage(msg, cap, "missing required option %s", p->specs[k].name);
+    if (p->npositional < p->min_positional) return usage(msg, cap, "missing argument: %s", p->usage);
+    return 0;
+}
+
+void args_parse(ArgParser *p, int argc, char **argv) {
+    char msg[256];
+    int rc = args_parse_status(p, argc, argv, msg, sizeof msg);
+    if (rc == 1) {
+        args_print_help(p);
+        exit(0);
+    }
+    if (rc < 0) cli_usage(p->command, "%s", msg);
 }
 
 bool args_seen(const ArgParser *p, const char *name) {

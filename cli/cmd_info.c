@@ -9,9 +9,12 @@
 
 int cmd_info(int argc, char **argv) {
     int heads = 0, steps = 50;
+    bool allow_nonfinite = false;
     ArgSpec specs[] = {
         {"--heads", ARG_INT, &heads, false, "attention heads if the file does not say", false},
         {"--steps", ARG_INT, &steps, false, "sampling steps for the per-sample MAC total (default 50)", false},
+        {"--allow-nonfinite", ARG_FLAG, &allow_nonfinite, false,
+         "describe a checkpoint even if it holds NaN or infinite weights (e.g. a diverged run)", false},
     };
     ArgParser p = {"info", "W.safetensors [--heads H] [--steps 50]",
                    "Prints the configuration inferred from the tensors, the parameter count and\n"
@@ -24,9 +27,11 @@ int cmd_info(int argc, char **argv) {
     DitConfig c;
     float *params;
     LzError err;
-    if (dit_load(path, heads, &c, &params, &err)) {
-        cli_fail("%s", err.msg);
-    }
+    if (heads < 0) cli_usage("info", "--heads %d must be >= 1 (or 0: inferred)", heads);
+    if (steps < 1) cli_usage("info", "--steps %d must be >= 1", steps);
+    DiffusionSchedule sched;
+    if (dit_load_ex(path, heads, allow_nonfinite ? DIT_LOAD_ALLOW_NONFINITE : 0, &c, &params, &sched, &err))
+        cli_fail_in("info", "%s", err.msg);
     free(params);
     char name[32], b1[32], b2[32], b3[32], b4[32];
     DitMacs m = dit_macs(&c);
@@ -38,6 +43,7 @@ int cmd_info(int argc, char **argv) {
            dit_head_size(&c), c.mlp_hidden);
     printf("classes         %d (+1 null row for CFG)\n", c.num_classes);
     printf("learn_sigma     %s (output channels %d)\n", c.learn_sigma ? "yes" : "no", dit_out_channels(&c));
+    printf("diffusion       %s, %d steps (the schedule it was trained with)\n", sched.name, sched.steps);
     printf("parameters      %ld (%s)\n", dit_param_count(&c), cli_si((double)dit_param_count(&c), b1, sizeof b1));
     printf("MACs/forward    all %sMAC, linear+conv %sMAC, attention %sMAC\n", cli_si(m.total, b1, sizeof b1),
            cli_si(m.linear, b2, sizeof b2), cli_si(m.attention, b3, sizeof b3));

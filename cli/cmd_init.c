@@ -34,23 +34,23 @@ int cmd_init(int argc, char **argv) {
     DitConfig c = {.input_size = input_size, .in_channels = in_channels, .num_classes = classes,
                    .learn_sigma = learn_sigma};
     LzError err;
-    if (dit_config_named(&c, config, &err)) {
-        fprintf(stderr, "lazydit init: %s\n", err.msg);
-        return 2;
-    }
+    if (dit_config_named(&c, config, &err)) cli_usage("init", "--config: %s", err.msg);
+    const char *names[3] = {"--depth", "--hidden", "--heads"};
+    const int vals[3] = {depth, hidden, heads};
+    for (int i = 0; i < 3; i++)
+        if (args_seen(&p, names[i]) && vals[i] < 1) cli_usage("init", "%s %d must be >= 1", names[i], vals[i]);
+    RunFiles rf;
+    run_files_init(&rf);
+    cli_output(&rf, "init", out, 0);
+    run_files_free(&rf);
     if (depth) c.depth = depth;
     if (hidden) c.hidden = hidden, c.mlp_hidden = 4 * hidden;
     if (heads) c.heads = heads;
-    if (dit_config_validate(&c, &err)) {
-        fprintf(stderr, "lazydit init: %s\n", err.msg);
-        return 2;
-    }
+    if (dit_config_validate(&c, &err)) cli_usage("init", "%s", err.msg);
     float *params = lz_malloc(sizeof(float) * dit_param_count(&c), "DiT parameters");
     if (randomize_all) dit_init_random(params, &c, (uint64_t)seed);
     else dit_init_official(params, &c, (uint64_t)seed);
-    if (dit_save(out, &c, params, &err)) {
-        cli_fail("%s", err.msg);
-    }
+    if (dit_save(out, &c, params, &err)) cli_fail_in("init", "%s", err.msg);
     free(params);
     return 0;
 }

@@ -2,56 +2,14 @@
 // feature matrices, e.g. classifier features of reference images and of
 // samples. One JSON object with --json, a table otherwise.
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
-#include "cli/cli_common.h"
-#include "analysis/bootstrap.h"
-#include "analysis/frechet.h"
-#include "analysis/kid.h"
-#include "analysis/prdc.h"
+#include "analysis/feature_metrics.h"
 #include "cli/args.h"
+#include "cli/cli_common.h"
 #include "cli/commands.h"
-#include "model/io/npy.h"
 #include "model/base/clock.h"
-
-// Reads an (N, D) float32 or float64 matrix as float32. Float64 features are
-// rounded to float32: the metrics take float32 and accumulate in double, and
-// classifier features are float32 to begin with.
-static float *load_features(const char *path, const char *what, long *n, long *d) {
-    NpyArray a;
-    LzError err = {{0}};
-    if (npy_read(path, &a, &err)) cli_fail_in("metrics", "%s", err.msg);
-    if (a.dtype != NPY_F32 && a.dtype != NPY_F64) {
-        const char *name = npy_dtype_name(a.dtype);
-        npy_free(&a);
-        cli_fail_in("metrics", "%s: %s features have dtype %s, expected float32 or float64", path, what, name);
-    }
-    if (a.ndim != 2) {
-        int nd = a.ndim;
-        npy_free(&a);
-        cli_fail_in("metrics", "%s: %s features must be a 2-D (N, D) matrix, got %d dimensions", path, what, nd);
-    }
-    *n = a.shape[0];
-    *d = a.shape[1];
-    float *x;
-    if (a.dtype == NPY_F32) {
-        x = a.data;
-        a.data = NULL;
-    } else {
-        x = lz_malloc((size_t)a.count * sizeof(float), "metrics features");  // (N, D)
-        const double *src = a.data;
-        for (long i = 0; i < a.count; i++) x[i] = (float)src[i];
-    }
-    npy_free(&a);
-    for (long i = 0; i < *n * *d; i++)
-        if (!isfinite(x[i])) cli_fail_in("metrics", "%s: %s feature row %ld column %ld is not finite", path, what, i / *d, i % *d);
-    return x;
-}
 
 int cmd_metrics(int argc, char **argv) {
     const char *real_path = NULL, *fake_path = NULL;
@@ -80,57 +38,30 @@ int cmd_metrics(int argc, char **argv) {
                    "with --bootstrap B percentile intervals for FD and KID. See docs/metrics.md.",
                    specs, sizeof specs / sizeof specs[0], 0, 0, {0}, 0};
     args_parse(&p, argc, argv);
-    if (k < 1) cli_fail_in("metrics", "--k %d must be >= 1", k);
-    if (kid_subsets < 1) cli_fail_in("metrics", "--kid-subsets %d must be >= 1", kid_subsets);
-    if (kid_subset_size < 2) cli_fail_in("metrics", "--kid-subset-size %ld must be >= 2", kid_subset_size);
-    if (seed < 0) cli_fail_in("metrics", "--seed %ld must be >= 0", seed);
-    if (bootstrap < 0 || bootstrap == 1) cli_fail_in("metrics", "--bootstrap %d: give 0 (off) or at least 2 resamples", bootstrap);
-
-    long nr, dr, nf, df;
-    float *real = load_features(real_path, "real", &nr, &dr);
-    float *fake = load_features(fake_path, "fake", &nf, &df);
-    if (dr != df) cli_fail_in("metrics", "feature dimensions differ: %s has D = %ld, %s has D = %ld", real_path, dr, fake_path, df);
-    if (dr < 1 || dr > 65536) cli_fail_in("metrics", "%s: feature dimension %ld out of range [1, 65536]", real_path, dr);
-    if (nr < 2) cli_fail_in("metrics", "%s: %ld real rows, need at least 2", real_path, nr);
-    if (nf < 2) cli_fail_in("metrics", "%s: %ld fake rows, need at least 2", fake_path, nf);
-    if (nr <= k || nf <= k) cli_fail_in("metrics", "precision/recall with k = %d needs more than %d rows in each set (real %ld, fake %ld)", k, k, nr, nf);
-    int d = (int)dr;
+    if (k < 1) cli_usage("metrics", "--k %d must be >= 1", k);
+    if (kid_subsets < 1) cli_usage("metrics", "--kid-subsets %d must be >= 1", kid_subsets);
+    if (kid_subset_size < 2) cli_usage("metrics", "--kid-subset-size %ld must be >= 2", kid_subset_size);
+    if (seed < 0) cli_usage("metrics", "--seed %ld must be >= 0", seed);
+    if (bootstrap < 0 || bootstrap == 1)
+        cli_usage("metrics", "--bootstrap %d: give 0 (off) or at least 2 resamples", bootstrap);
 
     LzError err = {{0}};
-    double t0 = lz_now_seconds(), t_start = t0, fd = 0;
-    GaussStats sr, sf;
-    FrechetTerms terms;
-    if (gauss_stats_compute(&sr, real, nr, d, &err) || gauss_stats_compute(&sf, fake, nf, d, &err) ||
-        frechet_distance_stats(&fd, &terms, &sr, &sf, &err))
-        cli_fail_in("metrics", "%s", err.msg);
-    gauss_stats_free(&sr);
-    gauss_stats_free(&sf);
-    double t_fd = lz_now_seconds() - t0;
-
-    t0 = lz_now_seconds();
-    KidConfig kc = {kid_subsets, kid_subset_size, (uint64_t)seed};
-    KidResult kid;
-    if (kid_compute(&kid, real, nr, fake, nf, d, &kc, &err)) cli_fail_in("metrics", "%s", err.msg);
-    double t_kid = lz_now_seconds() - t0;
-
-    t0 = lz_now_seconds();
-    PrecisionRecall pr;
-    if (precision_recall(&pr, real, nr, fake, nf, d, k, &err)) cli_fail_in("metrics", "%s", err.msg);
-    double t_pr = lz_now_seconds() - t0;
-
-    BootstrapCI fd_ci = {0}, kid_ci = {0};
-    double t_boot = 0;
-    if (bootstrap > 0) {
-        t0 = lz_now_seconds();
-        BootstrapConfig bc = bootstrap_default_config(bootstrap, (uint64_t)seed);
-        if (bootstrap_fd(&fd_ci, real, nr, fake, nf, d, &bc, &err) ||
-            bootstrap_kid(&kid_ci, real, nr, fake, nf, d, &bc, &err))
-            cli_fail_in("metrics", "%s", err.msg);
-        t_boot = lz_now_seconds() - t0;
-    }
+    double t_start = lz_now_seconds();
+    FeaturePair in;
+    if (feature_pair_read(&in, real_path, fake_path, k, &err)) cli_fail_in("metrics", "%s", err.msg);
+    const long nr = in.nr, nf = in.nf;
+    const int d = in.d;
+    FeatureMetricsOptions fo = {k, kid_subsets, kid_subset_size, bootstrap, (uint64_t)seed};
+    FeatureMetrics r;
+    if (feature_metrics_compute(&r, in.real, nr, in.fake, nf, d, &fo, &err)) cli_fail_in("metrics", "%s", err.msg);
+    const FrechetTerms terms = r.fd_terms;
+    const KidResult kid = r.kid;
+    const PrecisionRecall pr = r.pr;
+    const BootstrapCI fd_ci = r.fd_ci, kid_ci = r.kid_ci;
+    const double fd = r.fd;
     if (verbose)
         fprintf(stderr, "metrics: real %ld x %d, fake %ld x %d: fd %.3fs kid %.3fs prdc %.3fs bootstrap %.3fs total %.3fs\n",
-                nr, d, nf, d, t_fd, t_kid, t_pr, t_boot, lz_now_seconds() - t_start);
+                nr, d, nf, d, r.t_fd, r.t_kid, r.t_pr, r.t_bootstrap, lz_now_seconds() - t_start);
 
     if (json) {
         cJSON *o = cJSON_CreateObject();
@@ -162,11 +93,7 @@ int cmd_metrics(int argc, char **argv) {
             cJSON_AddNumberToObject(o, "kid_boot_bias", kid_ci.bias);
             cJSON_AddNumberToObject(o, "kid_full", kid_ci.point);  // full-set MMD^2_u the KID interval is built on
         }
-        char *text = cJSON_PrintUnformatted(o);
-        CHECK(text, "cJSON_PrintUnformatted failed (out of memory?)");
-        printf("%s\n", text);
-        free(text);
-        cJSON_Delete(o);
+        cli_print_json(o);
     } else {
         printf("real       %s (%ld x %d)\nfake       %s (%ld x %d)\n", real_path, nr, d, fake_path, nf, d);
         printf("fd         %.6g", fd);
@@ -178,7 +105,6 @@ int cmd_metrics(int argc, char **argv) {
         printf("\nprecision  %.4f   (k = %d)\nrecall     %.4f\ndensity    %.4f\ncoverage   %.4f\n", pr.precision, k,
                pr.recall, pr.density, pr.coverage);
     }
-    free(real);
-    free(fake);
+    feature_pair_free(&in);
     return 0;
 }

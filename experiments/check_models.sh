@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Checks the committed models against the bars of the training issue and exits
+# Checks the committed models against their quality bars (README.md, "The
+# committed models") and exits
 # non-zero when either misses:
 #   models/classifier.safetensors  >= 90% accuracy on the Fashion-MNIST test split;
 #   models/fmnist_dit.safetensors  >= 80% class consistency: samples at 50 DDIM

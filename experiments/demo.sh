@@ -1,26 +1,31 @@
 #!/usr/bin/env bash
-# The demo experiment on the committed default model (models/fmnist_dit.safetensors):
-# samples 20 images per class (one column per class in the grid) with plain DDIM at 50 steps and at the equal-budget
-# baseline of 25 steps (what LazyDiT at 50% laziness is compared against), then
-# scores both with the project's classifier against the Fashion-MNIST test split.
-# Writes results/demo/: sample grids (PNG), samples (.npy) and metrics (JSON).
+# `make demo` / `./run demo`: the demo experiment (experiments/demo.json) on the
+# committed models. DDIM at 20 steps, LazyDiT at 20 steps with the committed
+# gates at 50% laziness, and DDIM at 10 steps (the equal budget of the LazyDiT
+# run), 500 samples each from the same per-sample noise, every step and layer
+# recorded, scored with the project's classifier (FID-, sFID-, IS-proxy,
+# precision/recall, KID, class consistency, and PSNR/SSIM against DDIM-20).
+# Writes results/demo.db and results/demo/REPORT.md with its figures, and
+# prints the main table. About 3-5 minutes on 2 cores.
+#
+# DEMO_RESUME=1 keeps an existing results/demo.db (finished runs are skipped);
+# by default the demo starts from an empty database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 L="$BUILD/lazydit"
+CONFIG=experiments/demo.json
+DB=results/demo.db
 OUT=results/demo
-N=${DEMO_N:-200}  # samples per setting: 20 per class
-mkdir -p "$OUT"
-echo "== model"
-"$L" info models/fmnist_dit.safetensors
-for steps in 50 25; do
-    echo "== DDIM $steps steps, cfg 1.5, $N samples (seed 0; same initial noise in both runs)"
-    "$L" sample --weights models/fmnist_dit.safetensors --n "$N" --seed 0 --steps "$steps" --cfg-scale 1.5 \
-        --batch 50 --quiet --out "$OUT/ddim$steps.npy" --png "$OUT/ddim$steps.png"
-    ref=()
-    [ "$steps" != 50 ] && ref=(--reference "$OUT/ddim50.npy")
-    "$L" eval --samples "$OUT/ddim$steps.npy" --labels "$OUT/ddim${steps}_labels.npy" "${ref[@]}" --json 2>/dev/null \
-        >"$OUT/ddim$steps.json"
-    "$L" eval --samples "$OUT/ddim$steps.npy" --labels "$OUT/ddim${steps}_labels.npy" "${ref[@]}"
-done
-echo "== outputs: $OUT/ddim50.png $OUT/ddim25.png (grids, one column per class), $OUT/*.json (metrics)"
+GATES=models/gates/lazydit_k20_r50.safetensors
+
+if ! "$L" run --help >/dev/null 2>&1 || [ ! -f "$GATES" ]; then
+    echo "demo: the LazyDiT demo needs 'lazydit run' and $GATES; running the DDIM-only demo instead" >&2
+    exec bash experiments/demo_ddim.sh
+fi
+mkdir -p results
+[ "${DEMO_RESUME:-0}" = 1 ] || rm -f "$DB" "$DB-wal" "$DB-shm"
+start=$(date +%s)
+"$L" run "$CONFIG" --db "$DB"
+"$L" report "$DB" --out "$OUT"
+echo "demo: $(($(date +%s) - start)) s; report: $OUT/REPORT.md (figures next to it), database: $DB"

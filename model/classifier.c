@@ -8,6 +8,7 @@
 
 #include "model/kernels.h"
 #include "model/base/prng.h"
+#include "model/io/file_rules.h"
 #include "model/io/safetensors.h"
 
 // ---------------------------------------------------------------------------
@@ -149,17 +150,35 @@ void cls_maxpool2_backward(float *dinp, const float *dout, const int *idx, int B
     }
 }
 
+// Softmax of one row, max-subtracted (keeps exp() finite) and summed in
+// double; returns log(sum exp(z)) for the cross-entropy. p may alias z.
+static double softmax_row(float *p, const float *z, int K) {
+    double mx = z[0];
+    for (int k = 1; k < K; k++)
+        if (z[k] > mx) mx = z[k];
+    double sum = 0;
+    for (int k = 0; k < K; k++) sum += exp(z[k] - mx);
+    for (int k = 0; k < K; k++) p[k] = (float)(exp(z[k] - mx) / sum);
+    return log(sum) + mx;
+}
+
+void cls_softmax(float *probs, const float *logits, long B, int K) {
+    for (long b = 0; b < B; b++) softmax_row(probs + b * K, logits + b * K, K);
+}
+
+int cls_argmax(const float *z, int K) {
+    int best = 0;
+    for (int k = 1; k < K; k++)
+        if (z[k] > z[best]) best = k;
+    return best;
+}
+
 void cls_softmax_xent_forward(float *losses, float *probs, const float *logits, const int *labels, int B, int K) {
     for (int b = 0; b < B; b++) {
         const float *z = logits + (long)b * K;
-        float *p = probs + (long)b * K;
-        double mx = z[0];
-        for (int k = 1; k < K; k++)
-            if (z[k] > mx) mx = z[k];
-        double sum = 0;  // subtracting the max keeps exp() finite
-        for (int k = 0; k < K; k++) sum += exp(z[k] - mx);
-        for (int k = 0; k < K; k++) p[k] = (float)(exp(z[k] - mx) / sum);
-        if (losses) losses[b] = (float)(log(sum) + mx - z[labels[b]]);
+        double target = losses ? z[labels[b]] : 0;  // read before probs is written (it may alias)
+        double lse = softmax_row(probs + (long)b * K, z, K);
+        if (losses) losses[b] = (float)(lse - target);
     }
 }
 
@@ -339,7 +358,7 @@ static void forward_chunked(Classifier *m, const float *images, long n, float *l
         memcpy(m->acts.in, images + s * per, sizeof(float) * (size_t)(b * per));
         forward_rows(m, b);
         if (logits) memcpy(logits + s * K, m->acts.logits, sizeof(float) * (size_t)(b * K));
-        if (probs) cls_softmax_xent_forward(NULL, probs + s * K, m->acts.logits, NULL, b, (int)K);
+        if (probs) cls_softmax(probs + s * K, m->acts.logits, b, (int)K);
         if (penultimate) memcpy(penultimate + s * D, m->acts.a4, sizeof(float) * (size_t)(b * D));
         if (spatial) memcpy(spatial + s * S, m->acts.p2, sizeof(float) * (size_t)(b * S));
     }
@@ -353,13 +372,6 @@ void classifier_probs(Classifier *m, const float *images, long n, float *probs) 
     forward_chunked(m, images, n, NULL, probs, NULL, NULL);
 }
 
-static int argmax(const float *z, int K) {
-    int best = 0;
-    for (int k = 1; k < K; k++)
-        if (z[k] > z[best]) best = k;
-    return best;
-}
-
 long classifier_count_correct(Classifier *m, const float *images, const int *labels, long n) {
     const ClassifierConfig *c = &m->cfg;
     const long per = (long)c->in_c * c->h * c->w;
@@ -368,7 +380,7 @@ long classifier_count_correct(Classifier *m, const float *images, const int *lab
         int b = (int)(n - s < m->max_batch ? n - s : m->max_batch);
         memcpy(m->acts.in, images + s * per, sizeof(float) * (size_t)(b * per));
         forward_rows(m, b);
-        for (int i = 0; i < b; i++) correct += argmax(m->acts.logits + (long)i * c->num_classes, c->num_classes) == labels[s + i];
+        for (int i = 0; i < b; i++) correct += cls_argmax(m->acts.logits + (long)i * c->num_classes, c->num_classes) == labels[s + i];
     }
     return correct;
 }
@@ -386,7 +398,7 @@ double classifier_forward_train(Classifier *m, const float *images, const int *l
     long ok = 0;
     for (int i = 0; i < n; i++) {
         loss += m->acts.losses[i];
-        ok += argmax(m->acts.logits + (long)i * c->num_classes, c->num_classes) == labels[i];
+        ok += cls_argmax(m->acts.logits + (long)i * c->num_classes, c->num_classes) == labels[i];
     }
     if (correct) *correct = ok;
     return loss / n;
@@ -479,54 +491,86 @@ int classifier_save(const Classifier *m, const char *path, const char *const *ex
 static int parse_meta_int(const StFile *f, const char *path, const char *key, int *out, LzError *err) {
     const char *v = st_meta(f, key);
     if (!v) return lz_fail(err, "%s: classifier metadata lacks \"%s\"", path, key);
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || x <= 0 || x > 1000000)
-        return lz_fail(err, "%s: classifier metadata \"%s\" = \"%s\" is not a positive integer", path, key, v);
-    *out = (int)x;
+    if (lz_parse_int(v, 1, 1000000, out))
+        return lz_fail(err, "%s: classifier metadata \"%s\" = \"%.40s\" is not an integer in 1..1000000", path, key, v);
     return 0;
 }
+
+// Activation floats of one image (double: no wrap), to bound what a
+// checkpoint's metadata can make classifier_create allocate.
+static double acts_per_image_double(const ClassifierConfig *c) {
+    double HW = (double)c->h * c->w;
+    return HW * (c->in_c + 2.0 * c->c1) + HW / 4 * (c->c1 + 2.0 * c->c2 + 2.0 * c->c3) + HW / 16 * c->c3 +
+           2.0 * c->hidden + 3.0 * c->num_classes + 1;
+}
+
+// Largest activation footprint a loaded classifier may have per image: 2^26
+// floats (256 MiB), some 500 times the default network's.
+#define CLS_MAX_ACTS_PER_IMAGE 67108864.0
 
 Classifier *classifier_load(const char *path, int max_batch, LzError *err) {
     StFile f;
     if (st_read(path, &f, err)) return NULL;
+    Classifier *m = NULL;
     const char *fmt = st_meta(&f, "format");
     if (!fmt || strcmp(fmt, CLS_FORMAT)) {
-        lz_fail(err, "%s: metadata format is %s%s%s, expected \"" CLS_FORMAT "\" (not a classifier checkpoint?)", path,
-                fmt ? "\"" : "", fmt ? fmt : "missing", fmt ? "\"" : "");
-        st_free(&f);
-        return NULL;
+        lz_fail(err, "%s: metadata format is %s%.40s%s, expected \"" CLS_FORMAT "\" (not a classifier checkpoint?)",
+                path, fmt ? "\"" : "", fmt ? fmt : "missing", fmt ? "\"" : "");
+        goto done;
     }
     ClassifierConfig cfg;
     int *fields[8];
     cfg_fields(&cfg, fields);
     for (int i = 0; i < 8; i++)
-        if (parse_meta_int(&f, path, cfg_keys[i], fields[i], err)) {
-            st_free(&f);
-            return NULL;
-        }
+        if (parse_meta_int(&f, path, cfg_keys[i], fields[i], err)) goto done;
     if (cfg.h % 4 || cfg.w % 4 || cfg.num_classes < 2) {
         lz_fail(err, "%s: classifier metadata has image %dx%d (must be multiples of 4) and %d classes (>= 2)", path,
                 cfg.h, cfg.w, cfg.num_classes);
-        st_free(&f);
-        return NULL;
+        goto done;
+    }
+    // Sizes from the metadata are checked against the file before any use:
+    // each expected tensor's element count (in double, so nothing wraps) must
+    // be exactly the count the file holds under that name.
+    double flat = (double)cfg.c3 * (cfg.h / 4) * (cfg.w / 4);
+    const struct {
+        const char *name;
+        double count;
+    } expect[CLASSIFIER_NUM_PARAM_TENSORS] = {
+        {"conv1.weight", (double)cfg.c1 * cfg.in_c * 9}, {"conv1.bias", cfg.c1},
+        {"conv2.weight", (double)cfg.c2 * cfg.c1 * 9},   {"conv2.bias", cfg.c2},
+        {"conv3.weight", (double)cfg.c3 * cfg.c2 * 9},   {"conv3.bias", cfg.c3},
+        {"fc1.weight", cfg.hidden * flat},               {"fc1.bias", cfg.hidden},
+        {"fc2.weight", (double)cfg.num_classes * cfg.hidden}, {"fc2.bias", cfg.num_classes},
+    };
+    for (int i = 0; i < CLASSIFIER_NUM_PARAM_TENSORS; i++) {
+        const StTensor *st = st_find(&f, expect[i].name);
+        if (!st || (double)st->count != expect[i].count) {
+            lz_fail(err, "%s: tensor \"%s\" %s, expected %.0f values from the metadata", path, expect[i].name,
+                    st ? "has another size" : "is missing", expect[i].count);
+            goto done;
+        }
+    }
+    // names in both directions: all 10 are present and names are unique, so any other tensor is extra
+    if (f.ntensors != CLASSIFIER_NUM_PARAM_TENSORS) {
+        for (int k = 0; k < f.ntensors; k++) {
+            int known = 0;
+            for (int i = 0; i < CLASSIFIER_NUM_PARAM_TENSORS; i++) known |= !strcmp(f.tensors[k].name, expect[i].name);
+            if (!known) {
+                lz_fail(err, "%s: unexpected tensor \"%.80s\" in a classifier checkpoint", path, f.tensors[k].name);
+                goto done;
+            }
+        }
+    }
+    if (acts_per_image_double(&cfg) > CLS_MAX_ACTS_PER_IMAGE) {
+        lz_fail(err, "%s: a %dx%d input with channels %d/%d/%d needs %.3g activation floats per image (limit %.3g)",
+                path, cfg.h, cfg.w, cfg.c1, cfg.c2, cfg.c3, acts_per_image_double(&cfg), CLS_MAX_ACTS_PER_IMAGE);
+        goto done;
     }
     ClassifierTensorInfo t[CLASSIFIER_NUM_PARAM_TENSORS];
     classifier_tensor_info(&cfg, t);
-    // names in both directions: every expected tensor present with its shape, nothing else
-    for (int k = 0; k < f.ntensors; k++) {
-        int known = 0;
-        for (int i = 0; i < CLASSIFIER_NUM_PARAM_TENSORS; i++) known |= !strcmp(f.tensors[k].name, t[i].name);
-        if (!known) {
-            lz_fail(err, "%s: unexpected tensor \"%s\" in a classifier checkpoint", path, f.tensors[k].name);
-            st_free(&f);
-            return NULL;
-        }
-    }
-    Classifier *m = classifier_create(&cfg, max_batch, 0);
     for (int i = 0; i < CLASSIFIER_NUM_PARAM_TENSORS; i++) {
         const StTensor *st = st_find(&f, t[i].name);
-        int ok = st && st->ndim == t[i].ndim;
+        int ok = st->ndim == t[i].ndim;
         for (int d = 0; ok && d < t[i].ndim; d++) ok = st->shape[d] == t[i].shape[d];
         if (!ok) {
             char want[96];
@@ -534,14 +578,16 @@ Classifier *classifier_load(const char *path, int max_batch, LzError *err) {
             for (int d = 1; d < t[i].ndim; d++)
                 snprintf(want + strlen(want), sizeof want - strlen(want), ", %ld", t[i].shape[d]);
             snprintf(want + strlen(want), sizeof want - strlen(want), ")");
-            lz_fail(err, "%s: tensor \"%s\" %s, expected shape %s from the metadata", path, t[i].name,
-                    st ? "has another shape" : "is missing", want);
-            classifier_free(m);
-            st_free(&f);
-            return NULL;
+            lz_fail(err, "%s: tensor \"%s\" has another shape, expected shape %s from the metadata", path, t[i].name,
+                    want);
+            goto done;
         }
-        memcpy(m->params_memory + t[i].offset, st->data, sizeof(float) * (size_t)t[i].size);
+        if (lz_check_finite(path, t[i].name, st->data, st->count, err)) goto done;
     }
+    m = classifier_create(&cfg, max_batch, 0);
+    for (int i = 0; i < CLASSIFIER_NUM_PARAM_TENSORS; i++)
+        memcpy(m->params_memory + t[i].offset, st_find(&f, t[i].name)->data, sizeof(float) * (size_t)t[i].size);
+done:
     st_free(&f);
     return m;
 }

@@ -1,5 +1,5 @@
 // classifier.h: the feature classifier behind the FID-proxy family of metrics
-// (DESIGN.md section 7), a small VGG-style CNN trained on Fashion-MNIST.
+// (docs/metrics.md), a small VGG-style CNN trained on Fashion-MNIST.
 //
 // Network (PyTorch order shapes, defaults in brackets; all convs 3x3, stride 1, pad 1):
 //   x        (N, in_c, H, W)            [1, 28, 28], pixels in [-1, 1]
@@ -97,7 +97,9 @@ Classifier *classifier_create(const ClassifierConfig *cfg, int max_batch, int tr
 // xoshiro256** seeded with `seed`.
 void classifier_init(Classifier *m, uint64_t seed);
 // Reads weights written by classifier_save (or tests/ref/gen_classifier_ref.py).
-// Checks metadata, names in both directions and shapes. NULL on error.
+// Checks metadata (strict integers), names in both directions, sizes against
+// the file before any allocation, shapes and values (NaN or infinity is an
+// error naming the tensor). NULL on error.
 Classifier *classifier_load(const char *path, int max_batch, LzError *err);
 // Writes F32 safetensors; extra metadata (training provenance) is appended.
 int classifier_save(const Classifier *m, const char *path, const char *const *extra_keys,
@@ -148,6 +150,13 @@ void cls_relu_backward(float *dinp, const float *dout, const float *out, long n)
 void cls_maxpool2_forward(float *out, int *idx, const float *inp, int B, int C, int H, int W);
 void cls_maxpool2_backward(float *dinp, const float *dout, const int *idx, int B, int C, int H, int W);
 // Linear layers use linear_forward / linear_backward from model/kernels.h.
+// probs (B, K) = softmax(logits (B, K)), max-subtracted, summed in double
+// (probs may alias logits). The one softmax of the classifier's outputs: IS-proxy
+// probabilities, `lazydit classify --probs-out`, training.
+void cls_softmax(float *probs, const float *logits, long B, int K);
+// Index of the largest of z[0..K), the first on ties (a NaN entry never wins
+// over an earlier one). The one argmax: accuracy, class consistency.
+int cls_argmax(const float *z, int K);
 // losses (B) = -log softmax(logits)[label]; probs (B, K) = softmax(logits).
 void cls_softmax_xent_forward(float *losses, float *probs, const float *logits, const int *labels, int B, int K);
 // dlogits += dloss * (probs - onehot(label)), dloss the gradient of each row's loss (1/B for the mean).

@@ -6,11 +6,14 @@
 #include "model/diffusion.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "model/io/file_rules.h"
 
 // ----------------------------------------------------------------------------
 // base schedules
@@ -59,6 +62,54 @@ int diffusion_named_betas(double *betas, const char *schedule, int steps, LzErro
         return lz_fail(err, "unknown noise schedule '%s' (expected linear or cosine)", schedule);
     }
     return 0;
+}
+
+DiffusionSchedule diffusion_schedule_default(void) {
+    DiffusionSchedule s = {DIFFUSION_DEFAULT_SCHEDULE, DIFFUSION_DEFAULT_STEPS};
+    return s;
+}
+
+int diffusion_schedule_resolve(DiffusionSchedule *s, const char *where, LzError *err) {
+    if (!s->name[0]) snprintf(s->name, sizeof s->name, "%s", DIFFUSION_DEFAULT_SCHEDULE);
+    if (!s->steps) s->steps = DIFFUSION_DEFAULT_STEPS;
+    if (strcmp(s->name, "linear") && strcmp(s->name, "cosine") && strcmp(s->name, "squaredcos_cap_v2"))
+        return lz_fail(err, "%s: unknown diffusion schedule '%s' (expected linear or cosine)", where, s->name);
+    if (s->steps < 1 || s->steps > DIFFUSION_MAX_STEPS)
+        return lz_fail(err, "%s: diffusion steps %d outside 1..%d", where, s->steps, DIFFUSION_MAX_STEPS);
+    return 0;
+}
+
+int diffusion_schedule_from_meta(DiffusionSchedule *s, const char *name, const char *steps, const char *where,
+                                 LzError *err) {
+    memset(s, 0, sizeof *s);
+    if (name) {
+        if (!*name || strlen(name) >= sizeof s->name)
+            return lz_fail(err, "%s: unknown diffusion schedule '%.40s' in the metadata (expected linear or cosine)",
+                           where, name);
+        snprintf(s->name, sizeof s->name, "%s", name);
+    }
+    if (steps) {
+        long v;
+        if (lz_parse_long(steps, 1, DIFFUSION_MAX_STEPS, &v))  // whole text, no spaces or sign
+            return lz_fail(err, "%s: diffusion_steps '%.40s' in the metadata is not an integer in 1..%d", where, steps,
+                           DIFFUSION_MAX_STEPS);
+        s->steps = (int)v;
+    }
+    return diffusion_schedule_resolve(s, where, err);
+}
+
+const char *diffusion_schedule_steps_text(const DiffusionSchedule *s, char *buf, int len) {
+    snprintf(buf, (size_t)len, "%d", s->steps ? s->steps : DIFFUSION_DEFAULT_STEPS);
+    return buf;
+}
+
+int diffusion_create_for(Diffusion *d, const DiffusionSchedule *s, const char *respacing, LzError *err) {
+    DiffusionSchedule r = *s;
+    if (diffusion_schedule_resolve(&r, "diffusion", err)) {
+        memset(d, 0, sizeof *d);
+        return -1;
+    }
+    return diffusion_create(d, r.name, r.steps, respacing, err);
 }
 
 // ----------------------------------------------------------------------------

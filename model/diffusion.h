@@ -86,6 +86,34 @@ int diffusion_space_timesteps(unsigned char *keep, int *count, int num_timesteps
 // steps, respaced by `respacing` (see above). Returns 0 or -1 with err set;
 // on error *d is left empty (diffusion_free is still safe).
 int diffusion_create(Diffusion *d, const char *schedule, int base_steps, const char *respacing, LzError *err);
+// The base schedule a model was trained with, which its sampler must use.
+// `lazydit train` writes it into the checkpoint metadata ("diffusion_schedule",
+// "diffusion_steps"); a file without them (the official checkpoints, the
+// committed default DiT) was trained with the official 1000-step linear
+// schedule. The zero value {"", 0} means that default too.
+#define DIFFUSION_DEFAULT_SCHEDULE "linear"
+#define DIFFUSION_DEFAULT_STEPS 1000
+#define DIFFUSION_MAX_STEPS 1000000
+typedef struct {
+    char name[24];  // "linear" or "cosine" (diffusion_named_betas); "" = default
+    int steps;      // base steps T; 0 = default
+} DiffusionSchedule;
+
+// {"linear", 1000}.
+DiffusionSchedule diffusion_schedule_default(void);
+// Replaces zero fields by the defaults and checks the rest: a known name and
+// 1 <= steps <= DIFFUSION_MAX_STEPS. `where` prefixes messages.
+int diffusion_schedule_resolve(DiffusionSchedule *s, const char *where, LzError *err);
+// From checkpoint metadata values (either may be NULL = absent = the default
+// for that field). An unknown name or a steps value that is not a plain
+// integer in range is an error naming `where` (the file).
+int diffusion_schedule_from_meta(DiffusionSchedule *s, const char *name, const char *steps, const char *where,
+                                 LzError *err);
+// "1000" into buf (for metadata).
+const char *diffusion_schedule_steps_text(const DiffusionSchedule *s, char *buf, int len);
+// diffusion_create with the schedule's name and steps.
+int diffusion_create_for(Diffusion *d, const DiffusionSchedule *s, const char *respacing, LzError *err);
+
 // A process straight from K betas (GaussianDiffusion(betas=...)): no
 // respacing, timestep_map is the identity, base_steps = K.
 int diffusion_create_from_betas(Diffusion *d, const double *betas, int K, LzError *err);

@@ -11,20 +11,34 @@
 
 // --- activation sizes --------------------------------------------------------
 
-// One entry per float family: its pointer slot and its size in floats.
-typedef struct {
-    float **slot;
-    long floats;
-} ActFamily;
+float *dit_families_alloc(const DitFamily *f, int n, const char *what, long *total) {
+    long sum = 0;
+    for (int i = 0; i < n; i++) sum += f[i].floats;
+    float *mem = lz_calloc((size_t)(sum ? sum : 1), sizeof(float), what);
+    float *at = mem;
+    for (int i = 0; i < n; i++) {
+        *f[i].slot = f[i].floats ? at : NULL;
+        at += f[i].floats;
+    }
+    if (total) *total = sum;
+    return mem;
+}
 
-static int act_families(ActFamily *f, DitActs *a, const DitConfig *c, int B, int training) {
+enum { DIT_MAX_ACT_FAMILIES = 48 };
+
+// The activation families, one entry each, into f (room for `cap`).
+static int act_families(DitFamily *f, int cap, DitActs *a, const DitConfig *c, int B, int training) {
     long D = c->hidden, T = dit_tokens(c), M = c->mlp_hidden, H = c->heads, F = c->freq_dim;
     long Ls = training ? c->depth : 1;  // per-layer families
     long img_in = (long)B * c->in_channels * c->input_size * c->input_size;
     long img_out = (long)B * dit_out_channels(c) * c->input_size * c->input_size;
     long BTD = (long)B * T * D;
     int n = 0;
-#define FAM(field, size) (f[n].slot = &a->field, f[n].floats = (size), n++)
+#define FAM(field, size)                                                            \
+    do {                                                                            \
+        CHECK(n < cap, "DiT activations: more than %d families (raise the table)", cap); \
+        f[n].slot = &a->field, f[n].floats = (size), n++;                          \
+    } while (0)
     FAM(patches, (long)B * T * dit_patch_dim(c));
     FAM(tfreq, (long)B * F);
     FAM(th, (long)B * D);
@@ -69,9 +83,9 @@ static int act_families(ActFamily *f, DitActs *a, const DitConfig *c, int B, int
 }
 
 long dit_acts_bytes(const DitConfig *cfg, int max_batch, int training) {
-    ActFamily f[64];
+    DitFamily f[DIT_MAX_ACT_FAMILIES];
     DitActs a;
-    int n = act_families(f, &a, cfg, max_batch, training);
+    int n = act_families(f, DIT_MAX_ACT_FAMILIES, &a, cfg, max_batch, training);
     long total = 0;
     for (int i = 0; i < n; i++) total += f[i].floats;
     return total * (long)sizeof(float) + max_batch * (long)(2 * sizeof(unsigned char) + 2 * sizeof(int));
@@ -87,17 +101,9 @@ void dit_build(DitModel *m, const DitConfig *cfg, float *params, int max_batch, 
     dit_params_layout(&m->params, params, cfg);
     m->max_batch = max_batch;
     m->training = training;
-    ActFamily f[64];
-    int n = act_families(f, &m->acts, cfg, max_batch, training);
-    long total = 0;
-    for (int i = 0; i < n; i++) total += f[i].floats;
-    m->acts_floats = total;
-    m->acts_memory = lz_calloc(total, sizeof(float), "DiT activations");
-    float *at = m->acts_memory;
-    for (int i = 0; i < n; i++) {
-        *f[i].slot = f[i].floats ? at : NULL;
-        at += f[i].floats;
-    }
+    DitFamily f[DIT_MAX_ACT_FAMILIES];
+    int n = act_families(f, DIT_MAX_ACT_FAMILIES, &m->acts, cfg, max_batch, training);
+    m->acts_memory = dit_families_alloc(f, n, "DiT activations", &m->acts_floats);
     m->acts.skip = lz_calloc(2 * (size_t)max_batch, 1, "DiT skip flags");
     m->acts.stack_skip = m->acts.skip + max_batch;
     m->acts.kept_rows = lz_calloc(2 * (size_t)max_batch, sizeof(int), "DiT kept rows");
@@ -126,9 +132,8 @@ static void attention_module(DitModel *m, int l, float *y, const float *z, int B
     float *qkv = dit_layer(m, a->qkv, l, BTD * 3);
     float *att = dit_layer(m, a->att, l, (long)m->max_batch * c->heads * T * T);
     float *atty = dit_layer(m, a->atty, l, BTD);
-    linear_forward(qkv, z, p->qkv_w + (long)l * 3 * D * D, p->qkv_b + (long)l * 3 * D, B * T, D, 3 * D);
-    attention_forward(atty, att, qkv, B, T, D, c->heads);
-    linear_forward(y, atty, p->proj_w + (long)l * D * D, p->proj_b + (long)l * D, B * T, D, D);
+    attention_module_forward_par(y, qkv, att, atty, z, p->qkv_w + (long)l * 3 * D * D, p->qkv_b + (long)l * 3 * D,
+                                 p->proj_w + (long)l * D * D, p->proj_b + (long)l * D, B, T, D, c->heads);
 }
 
 // MLP module of block l: y (B, T, D) = fc2(GELU_tanh(fc1(z))).
@@ -140,17 +145,19 @@ static void mlp_module(DitModel *m, int l, float *y, const float *z, int B) {
     long BTM = (long)m->max_batch * T * M;
     float *h = dit_layer(m, a->fc1, l, BTM);
     float *g = dit_layer(m, a->gelu, l, BTM);
-    linear_forward(h, z, p->fc1_w + (long)l * M * D, p->fc1_b + (long)l * M, B * T, D, M);
-    gelu_tanh_forward_par(g, h, (long)B * T * M);
-    linear_forward(y, g, p->fc2_w + (long)l * D * M, p->fc2_b + (long)l * D, B * T, M, D);
+    // fc1, GELU and fc2 per row tile while it is in cache; the pre-GELU
+    // values are kept only for backward (training mode).
+    mlp_forward_par(y, m->training ? h : NULL, g, z, p->fc1_w + (long)l * M * D, p->fc1_b + (long)l * M,
+                    p->fc2_w + (long)l * D * M, p->fc2_b + (long)l * D, B * T, D, M);
 }
 
 typedef void (*ModuleFn)(DitModel *m, int l, float *y, const float *z, int B);
 
 // Runs one module with the hook protocol of dit.h: decide (every set of the
 // chain in order), compute the kept rows (all of them, a gathered subset, or
-// none), fill (every set in order).
-static void run_module(DitModel *m, const DitStep *step, int l, DitModule which, ModuleFn fn, float *y,
+// none), fill (every set in order). Returns where the module's output now is:
+// y, or the buffer a fill hook pointed the view at.
+static const float *run_module(DitModel *m, const DitStep *step, int l, DitModule which, ModuleFn fn, float *y,
                        const float *z, const float *gate, int B, const DitHooks *hooks) {
     const DitConfig *c = &m->cfg;
     int T = dit_tokens(c), D = c->hidden;
@@ -180,6 +187,7 @@ static void run_module(DitModel *m, const DitStep *step, int l, DitModule which,
     }
     for (const DitHooks *h = hooks; h; h = h->next)
         if (h->fill) h->fill(h->ctx, &v);
+    return v.y;
 }
 
 static int chain_has_stack_hooks(const DitHooks *hooks) {
@@ -201,7 +209,7 @@ static int stack_decide(DitModel *m, const DitStep *step, int B, const DitHooks 
     int D = c->hidden, T = dit_tokens(c);
     long row = (long)T * D, D6 = 6L * D;
     memcpy(a->stack_in, a->res, sizeof(float) * B * row);
-    linear_forward(a->mod, a->silu_c, p->ada_w, p->ada_b, B, D, (int)D6);
+    linear_forward_par(a->mod, a->silu_c, p->ada_w, p->ada_b, B, D, (int)D6);
     layernorm_forward_par(a->ln1, a->ln1_mean, a->ln1_rstd, a->res, B * T, D, LN_EPS);
     modulate_forward_par(a->stack_z0, a->ln1, a->mod, a->mod + D, B, T, D, (int)D6);
     memset(a->stack_skip, 0, (size_t)B);
@@ -264,15 +272,15 @@ void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int 
     // Patch embedding (Conv2d with kernel = stride = p as one GEMM) + pos_embed.
     float *x0 = a->res;
     patchify(a->patches, x, B, c->in_channels, S, S, c->patch);
-    linear_forward(x0, a->patches, p->x_embed_w, p->x_embed_b, B * T, dit_patch_dim(c), D);
+    linear_forward_par(x0, a->patches, p->x_embed_w, p->x_embed_b, B * T, dit_patch_dim(c), D);
     for (int b = 0; b < B; b++)
         for (long i = 0; i < (long)T * D; i++) x0[(long)b * T * D + i] += p->pos_embed[i];
 
     // Conditioning: c = t_embedder(t) + y_embedder(y).
     timestep_embedding(a->tfreq, t, B, F);
-    linear_forward(a->th, a->tfreq, p->t_fc1_w, p->t_fc1_b, B, F, D);
+    linear_forward_par(a->th, a->tfreq, p->t_fc1_w, p->t_fc1_b, B, F, D);
     silu_forward(a->th_act, a->th, (long)B * D);
-    linear_forward(a->c, a->th_act, p->t_fc2_w, p->t_fc2_b, B, D, D);
+    linear_forward_par(a->c, a->th_act, p->t_fc2_w, p->t_fc2_b, B, D, D);
     for (int b = 0; b < B; b++)
         for (int i = 0; i < D; i++) a->c[(long)b * D + i] += p->y_table[(long)y[b] * D + i];
     silu_forward(a->silu_c, a->c, (long)B * D);
@@ -294,33 +302,32 @@ void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int 
         float *y1 = dit_layer(m, a->y1, l, BTD), *y2 = dit_layer(m, a->y2, l, BTD);
 
         // adaLN: chunk order shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp
-        linear_forward(mod, a->silu_c, p->ada_w + (long)l * D6 * D, p->ada_b + (long)l * D6, Bs, D, (int)D6);
+        linear_forward_par(mod, a->silu_c, p->ada_w + (long)l * D6 * D, p->ada_b + (long)l * D6, Bs, D, (int)D6);
         const float *shift_msa = mod, *scale_msa = mod + D, *gate_msa = mod + 2 * D;
         const float *shift_mlp = mod + 3 * D, *scale_mlp = mod + 4 * D, *gate_mlp = mod + 5 * D;
 
-        layernorm_forward_par(ln1, dit_layer(m, a->ln1_mean, l, BT), dit_layer(m, a->ln1_rstd, l, BT), xin, Bs * T, D,
-                          LN_EPS);
-        modulate_forward_par(z1, ln1, shift_msa, scale_msa, Bs, T, D, (int)D6);
-        run_module(m, step, l, DIT_ATTN, attention_module, y1, z1, gate_msa, Bs, hooks);
-        if (xmid != xin) memcpy(xmid, xin, sizeof(float) * Bs * T * D);
-        gated_residual_forward_par(xmid, gate_msa, y1, Bs, T, D, (int)D6);
-
-        layernorm_forward_par(ln2, dit_layer(m, a->ln2_mean, l, BT), dit_layer(m, a->ln2_rstd, l, BT), xmid, Bs * T, D,
-                          LN_EPS);
-        modulate_forward_par(z2, ln2, shift_mlp, scale_mlp, Bs, T, D, (int)D6);
-        run_module(m, step, l, DIT_MLP, mlp_module, y2, z2, gate_mlp, Bs, hooks);
+        // LN(x) itself is kept only for backward; z is what the modules and hooks read.
+        layernorm_modulate_forward_par(z1, m->training ? ln1 : NULL, dit_layer(m, a->ln1_mean, l, BT),
+                                       dit_layer(m, a->ln1_rstd, l, BT), xin, shift_msa, scale_msa, Bs, T, D, (int)D6,
+                                       LN_EPS);
+        const float *y1_used = run_module(m, step, l, DIT_ATTN, attention_module, y1, z1, gate_msa, Bs, hooks);
+        // x_mid = x_in + gate_msa * y1 and z2 = modulate(LN(x_mid)) in one pass.
+        residual_layernorm_modulate_forward_par(xmid, z2, m->training ? ln2 : NULL, dit_layer(m, a->ln2_mean, l, BT),
+                                                dit_layer(m, a->ln2_rstd, l, BT), xin, gate_msa, y1_used, shift_mlp,
+                                                scale_mlp, Bs, T, D, (int)D6, LN_EPS);
+        const float *y2_used = run_module(m, step, l, DIT_MLP, mlp_module, y2, z2, gate_mlp, Bs, hooks);
         if (xout != xmid) memcpy(xout, xmid, sizeof(float) * Bs * T * D);
-        gated_residual_forward_par(xout, gate_mlp, y2, Bs, T, D, (int)D6);
+        gated_residual_forward_par(xout, gate_mlp, y2_used, Bs, T, D, (int)D6);
     }
 
     if (stack_hooks) stack_done(m, B, Bs, hooks, &sv);
 
     // Final layer: adaLN gives shift then scale; linear to p*p*Cout; unpatchify.
     float *xl = m->training ? a->res + (long)L * BTD : a->res;
-    linear_forward(a->fmod, a->silu_c, p->final_ada_w, p->final_ada_b, B, D, 2 * D);
-    layernorm_forward_par(a->lnf, a->lnf_mean, a->lnf_rstd, xl, B * T, D, LN_EPS);
-    modulate_forward_par(a->zf, a->lnf, a->fmod, a->fmod + D, B, T, D, 2 * D);
-    linear_forward(a->out_tokens, a->zf, p->final_w, p->final_b, B * T, D, dit_out_patch_dim(c));
+    linear_forward_par(a->fmod, a->silu_c, p->final_ada_w, p->final_ada_b, B, D, 2 * D);
+    layernorm_modulate_forward_par(a->zf, a->lnf, a->lnf_mean, a->lnf_rstd, xl, a->fmod, a->fmod + D, B, T, D, 2 * D,
+                                   LN_EPS);
+    linear_forward_par(a->out_tokens, a->zf, p->final_w, p->final_b, B * T, D, dit_out_patch_dim(c));
     unpatchify(a->out, a->out_tokens, B, dit_out_channels(c), S, S, c->patch);
 }
 

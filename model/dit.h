@@ -47,7 +47,8 @@ typedef struct {
     float *y;             // (B, T, D) module output before the adaLN gate
     const float *gate;    // gate of row b: gate + b * gate_stride, D values
     int gate_stride;
-    unsigned char *skip;  // (B) 1 = this row reuses a cached output (its module is not run)
+    unsigned char *skip;  // (B) 1 = this row reuses a cached output (its module is not run); at fill,
+                          // also rows a policy's review replaced by the cache after running them
     float *score;         // (B) a policy's decision score per row (e.g. LazyDiT's sigmoid), NAN if none
 } DitModuleView;
 
@@ -73,7 +74,14 @@ typedef struct {
 //                 sees the flags of the sets before it
 //   fill          per module, after the kept rows were computed (all rows, a
 //                 gathered subset, or none); the set that skipped a row must
-//                 write its y here, later sets see every row's final y
+//                 write its y here, later sets see every row's final y and
+//                 skip[b] = 1 for every row whose y is a reused output (also
+//                 a row that was computed and then replaced by its cache, as
+//                 the oracle policy does). Instead of writing rows, a set may
+//                 point y at a (B, T, D) buffer of its own that already holds
+//                 every row's output (the lazy runtime does so with its cache
+//                 when every row reuses: no copy); later sets and the forward
+//                 then read y from there and must not write it
 // So a policy chained before a recorder decides and fills first, and the
 // recorder observes exactly what the policy decided and what was used. Any
 // pointer may be NULL; with no hooks every module runs.
@@ -168,6 +176,19 @@ void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int 
 // Returns m->acts.cfg_out (B, Cout, H, W).
 const float *dit_forward_cfg(DitModel *m, const float *x, const float *t, const int *y, int B, float scale,
                              int guide_channels, const DitStep *step, const DitHooks *hooks);
+
+// One family of float tensors (activations, gradients): where its pointer
+// lives and how many floats it has. dit.c and dit_backward.c list their
+// families in a table of these and carve them out of one allocation.
+typedef struct {
+    float **slot;
+    long floats;
+} DitFamily;
+
+// Sets every slot to its slice of one zeroed allocation (a family of 0 floats
+// gets NULL) and returns the allocation; *total (may be NULL) receives the
+// float count.
+float *dit_families_alloc(const DitFamily *f, int n, const char *what, long *total);
 
 // Pointer to layer l's slice of a per-layer activation family of `per_layer`
 // floats (slice 0 in inference mode, where one layer's buffer is reused).

@@ -6,27 +6,48 @@
 #include "model/kernels.h"
 #include "model/kernels_parallel.h"
 
+enum { DIT_MAX_GRAD_FAMILIES = 20 };
+
+// The activation-gradient families, one entry each (one layer's worth, max batch B).
+static int grad_families(DitFamily *f, int cap, DitGrads *g, const DitConfig *c, long B) {
+    long T = dit_tokens(c), D = c->hidden, M = c->mlp_hidden;
+    int n = 0;
+#define FAM(field, size)                                                                  \
+    do {                                                                                  \
+        CHECK(n < cap, "DiT gradients: more than %d families (raise the table)", cap);   \
+        f[n].slot = &g->field, f[n].floats = (size), n++;                                \
+    } while (0)
+    FAM(dres, B * T * D);
+    FAM(dln, B * T * D);
+    FAM(dz, B * T * D);
+    FAM(dy, B * T * D);
+    FAM(datty, B * T * D);
+    FAM(dqkv, B * T * 3 * D);
+    FAM(datt, T * T);
+    FAM(dfc1, B * T * M);
+    FAM(dgelu, B * T * M);
+    FAM(dmod, B * 6 * D);
+    FAM(dsilu_c, B * D);
+    FAM(dc, B * D);
+    FAM(dth_act, B * D);
+    FAM(dth, B * D);
+    FAM(dfmod, B * 2 * D);
+    FAM(dout_tokens, B * T * dit_out_patch_dim(c));
+#undef FAM
+    return n;
+}
+
 void dit_grads_build(DitGrads *g, const DitModel *m, int with_param_grads) {
     CHECK(m->training, "dit_grads_build: the model must be built in training mode (all activations kept)");
     memset(g, 0, sizeof *g);
     const DitConfig *c = &m->cfg;
-    long B = m->max_batch, T = dit_tokens(c), D = c->hidden, M = c->mlp_hidden;
     if (with_param_grads) {
         g->params_memory = lz_calloc(dit_param_count(c), sizeof(float), "DiT parameter gradients");
         dit_params_layout(&g->params, g->params_memory, c);
     }
-    long sizes[16] = {B * T * D, B * T * D, B * T * D, B * T * D, B * T * D, B * T * 3 * D, T * T, B * T * M,
-                      B * T * M, B * 6 * D, B * D, B * D, B * D, B * D, B * 2 * D, B * T * dit_out_patch_dim(c)};
-    float **slots[16] = {&g->dres, &g->dln, &g->dz, &g->dy, &g->datty, &g->dqkv, &g->datt, &g->dfc1,
-                         &g->dgelu, &g->dmod, &g->dsilu_c, &g->dc, &g->dth_act, &g->dth, &g->dfmod, &g->dout_tokens};
-    long total = 0;
-    for (int i = 0; i < 16; i++) total += sizes[i];
-    g->memory = lz_calloc(total, sizeof(float), "DiT activation gradients");
-    float *at = g->memory;
-    for (int i = 0; i < 16; i++) {
-        *slots[i] = at;
-        at += sizes[i];
-    }
+    DitFamily f[DIT_MAX_GRAD_FAMILIES];
+    int n = grad_families(f, DIT_MAX_GRAD_FAMILIES, g, c, m->max_batch);
+    g->memory = dit_families_alloc(f, n, "DiT activation gradients", NULL);
     g->max_batch = m->max_batch;
 }
 
@@ -62,13 +83,15 @@ void dit_backward(DitModel *m, DitGrads *g, const float *dout, const int *y, int
     memset(g->dfmod, 0, sizeof(float) * B * 2 * D);
     modulate_backward_par(g->dln, g->dfmod, g->dfmod + D, g->dz, a->lnf, a->fmod + D, B, T, D, 2 * D);
     memset(g->dres, 0, sizeof(float) * n);
-    layernorm_backward_par(g->dres, g->dln, a->res + (long)L * BTD, a->lnf_mean, a->lnf_rstd, B * T, D);
+    layernorm_backward_par(g->dres, g->dln, dit_layer(m, a->res, L, BTD), a->lnf_mean, a->lnf_rstd, B * T, D);
     memset(g->dsilu_c, 0, sizeof(float) * B * D);
     linear_backward(g->dsilu_c, PG(final_ada_w, 0), PG(final_ada_b, 0), g->dfmod, a->silu_c, p->final_ada_w, B, D,
                     2 * D);
 
     for (int l = L - 1; l >= 0; l--) {
-        const float *xin = a->res + (long)l * BTD, *xmid = a->mid + (long)l * BTD;
+        // Saved activations of block l (dit_layer: the model is in training mode,
+        // every per-layer family holds all L layers). mod always keeps every layer.
+        const float *xin = dit_layer(m, a->res, l, BTD), *xmid = dit_layer(m, a->mid, l, BTD);
         const float *mod = a->mod + (long)l * MB * D6;
         const float *scale_msa = mod + D, *gate_msa = mod + 2 * D, *scale_mlp = mod + 4 * D, *gate_mlp = mod + 5 * D;
         memset(g->dmod, 0, sizeof(float) * B * D6);
@@ -76,27 +99,29 @@ void dit_backward(DitModel *m, DitGrads *g, const float *dout, const int *y, int
         float *dshift_mlp = g->dmod + 3 * D, *dscale_mlp = g->dmod + 4 * D, *dgate_mlp = g->dmod + 5 * D;
 
         // x_out = x_mid + gate_mlp * y2 (g->dres holds dx_out and becomes dx_mid)
-        const float *y2 = a->y2 + (long)l * BTD;
+        const float *y2 = dit_layer(m, a->y2, l, BTD);
         memset(g->dy, 0, sizeof(float) * n);
         gated_residual_backward_par(g->dy, dgate_mlp, g->dres, y2, gate_mlp, B, T, D, (int)D6);
         memset(g->dz, 0, sizeof(float) * n);
         if (hooks && hooks->module_grad) hooks->module_grad(hooks->ctx, l, DIT_MLP, g->dy, g->dz, B);
         // y2 = fc2(gelu(fc1(z2)))
-        const float *h = a->fc1 + (long)l * BT * M, *gl = a->gelu + (long)l * BT * M;
+        const float *h = dit_layer(m, a->fc1, l, BT * M), *gl = dit_layer(m, a->gelu, l, BT * M);
         memset(g->dgelu, 0, sizeof(float) * B * T * M);
         linear_backward(g->dgelu, PG(fc2_w, (long)l * D * M), PG(fc2_b, (long)l * D), g->dy, gl,
                         p->fc2_w + (long)l * D * M, B * T, M, D);
         memset(g->dfc1, 0, sizeof(float) * B * T * M);
         gelu_tanh_backward_par(g->dfc1, g->dgelu, h, (long)B * T * M);
-        linear_backward(g->dz, PG(fc1_w, (long)l * M * D), PG(fc1_b, (long)l * M), g->dfc1, a->z2 + (long)l * BTD,
+        linear_backward(g->dz, PG(fc1_w, (long)l * M * D), PG(fc1_b, (long)l * M), g->dfc1, dit_layer(m, a->z2, l, BTD),
                         p->fc1_w + (long)l * M * D, B * T, D, M);
         // z2 = modulate(LN(x_mid), shift_mlp, scale_mlp)
         memset(g->dln, 0, sizeof(float) * n);
-        modulate_backward_par(g->dln, dshift_mlp, dscale_mlp, g->dz, a->ln2 + (long)l * BTD, scale_mlp, B, T, D, (int)D6);
-        layernorm_backward_par(g->dres, g->dln, xmid, a->ln2_mean + (long)l * BT, a->ln2_rstd + (long)l * BT, B * T, D);
+        modulate_backward_par(g->dln, dshift_mlp, dscale_mlp, g->dz, dit_layer(m, a->ln2, l, BTD), scale_mlp, B, T, D,
+                              (int)D6);
+        layernorm_backward_par(g->dres, g->dln, xmid, dit_layer(m, a->ln2_mean, l, BT), dit_layer(m, a->ln2_rstd, l, BT),
+                               B * T, D);
 
         // x_mid = x_in + gate_msa * y1 (g->dres becomes dx_in)
-        const float *y1 = a->y1 + (long)l * BTD;
+        const float *y1 = dit_layer(m, a->y1, l, BTD);
         memset(g->dy, 0, sizeof(float) * n);
         gated_residual_backward_par(g->dy, dgate_msa, g->dres, y1, gate_msa, B, T, D, (int)D6);
         memset(g->dz, 0, sizeof(float) * n);
@@ -104,15 +129,17 @@ void dit_backward(DitModel *m, DitGrads *g, const float *dout, const int *y, int
         // y1 = proj(attention(qkv(z1)))
         memset(g->datty, 0, sizeof(float) * n);
         linear_backward(g->datty, PG(proj_w, (long)l * D * D), PG(proj_b, (long)l * D), g->dy,
-                        a->atty + (long)l * BTD, p->proj_w + (long)l * D * D, B * T, D, D);
+                        dit_layer(m, a->atty, l, BTD), p->proj_w + (long)l * D * D, B * T, D, D);
         memset(g->dqkv, 0, sizeof(float) * 3 * n);
-        attention_backward(g->dqkv, g->datt, g->datty, a->qkv + (long)l * 3 * BTD,
-                           a->att + (long)l * MB * H * T * T, B, T, D, H);
+        attention_backward(g->dqkv, g->datt, g->datty, dit_layer(m, a->qkv, l, 3 * BTD),
+                           dit_layer(m, a->att, l, MB * H * T * T), B, T, D, H);
         linear_backward(g->dz, PG(qkv_w, (long)l * 3 * D * D), PG(qkv_b, (long)l * 3 * D), g->dqkv,
-                        a->z1 + (long)l * BTD, p->qkv_w + (long)l * 3 * D * D, B * T, D, 3 * D);
+                        dit_layer(m, a->z1, l, BTD), p->qkv_w + (long)l * 3 * D * D, B * T, D, 3 * D);
         memset(g->dln, 0, sizeof(float) * n);
-        modulate_backward_par(g->dln, dshift_msa, dscale_msa, g->dz, a->ln1 + (long)l * BTD, scale_msa, B, T, D, (int)D6);
-        layernorm_backward_par(g->dres, g->dln, xin, a->ln1_mean + (long)l * BT, a->ln1_rstd + (long)l * BT, B * T, D);
+        modulate_backward_par(g->dln, dshift_msa, dscale_msa, g->dz, dit_layer(m, a->ln1, l, BTD), scale_msa, B, T, D,
+                              (int)D6);
+        layernorm_backward_par(g->dres, g->dln, xin, dit_layer(m, a->ln1_mean, l, BT), dit_layer(m, a->ln1_rstd, l, BT),
+                               B * T, D);
 
         // mod = adaLN(silu_c)
         linear_backward(g->dsilu_c, PG(ada_w, (long)l * D6 * D), PG(ada_b, (long)l * D6), g->dmod, a->silu_c,

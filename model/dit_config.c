@@ -95,3 +95,11 @@ long dit_param_count(const DitConfig *c) {
     n += 2 * D * D + 2 * D + (long)dit_out_patch_dim(c) * D + dit_out_patch_dim(c);
     return n;
 }
+
+double dit_param_count_double(const DitConfig *c) {
+    double D = c->hidden, M = c->mlp_hidden, F = c->freq_dim, T = (double)dit_grid(c) * dit_grid(c);
+    double Pin = (double)c->in_channels * c->patch * c->patch, Pout = (double)dit_out_channels(c) * c->patch * c->patch;
+    double block = 6 * D * D + 6 * D + 3 * D * D + 3 * D + D * D + D + M * D + M + D * M + D;
+    return D * Pin + D + T * D + D * F + D + D * D + D + ((double)c->num_classes + 1) * D + c->depth * block +
+           2 * D * D + 2 * D + Pout * D + Pout;
+}

@@ -42,3 +42,6 @@ typedef struct {
 DitMacs dit_macs(const DitConfig *c);
 // Parameter count (all tensors of the state dict).
 long dit_param_count(const DitConfig *c);
+// The same in double arithmetic: exact below 2^53 and never wrapping, for
+// checking a configuration read from a file against the file's size.
+double dit_param_count_double(const DitConfig *c);

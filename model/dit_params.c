@@ -1,11 +1,13 @@
 #include "model/dit_params.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/base/prng.h"
+#include "model/io/file_rules.h"
 #include "model/io/safetensors.h"
 
 // --- the tensor table ------------------------------------------------------
@@ -199,14 +201,38 @@ void dit_init_random(float *base, const DitConfig *c, uint64_t seed) {
 
 // --- safetensors I/O -------------------------------------------------------
 
-static int count_blocks(const StFile *f) {
-    int depth = 0;
+// Depth = 1 + the largest N of the "blocks.N." tensor names. Work and memory
+// must follow the file's size, not a number written in it: every block has 10
+// tensors, so an index at or beyond ntensors / 10 cannot belong to a complete
+// DiT and is refused here, before anything is sized by it.
+static int count_blocks(const StFile *f, const char *path, int *depth, LzError *err) {
+    *depth = 0;
+    const long max_blocks = f->ntensors / 10;
     for (int i = 0; i < f->ntensors; i++) {
-        int l;
-        char rest[64];
-        if (sscanf(f->tensors[i].name, "blocks.%d.%63s", &l, rest) == 2 && l + 1 > depth) depth = l + 1;
+        const char *name = f->tensors[i].name;
+        if (strncmp(name, "blocks.", 7)) continue;
+        const char *p = name + 7;
+        long l = 0;
+        int digits = 0;
+        for (; *p >= '0' && *p <= '9' && digits < 12; p++, digits++) l = l * 10 + (*p - '0');
+        // Malformed names ("blocks.x", "blocks.01.", ...) are left to the
+        // unexpected-tensor check, which names them.
+        if (!digits || *p != '.' || (digits > 1 && name[7] == '0')) continue;
+        if (l >= max_blocks)
+            return lz_fail(err, "%s: tensor %.80s has block index %ld, but the file's %d tensors hold at most %ld blocks",
+                           path, name, l, f->ntensors, max_blocks);
+        if (l + 1 > *depth) *depth = (int)(l + 1);
     }
-    return depth;
+    return 0;
+}
+
+// A dimension that must fit an int (and be positive) to become a config field.
+static int dim_field(const StTensor *t, int k, const char *path, int *out, LzError *err) {
+    if (t->shape[k] < 1 || t->shape[k] > INT_MAX)
+        return lz_fail(err, "%s: tensor %s has dimension %d = %ld, outside 1..%d", path, t->name, k, t->shape[k],
+                       INT_MAX);
+    *out = (int)t->shape[k];
+    return 0;
 }
 
 static const StTensor *need(const StFile *f, const char *path, const char *name, int ndim, LzError *err) {
@@ -223,6 +249,16 @@ static const StTensor *need(const StFile *f, const char *path, const char *name,
 }
 
 int dit_load(const char *path, int heads, DitConfig *c, float **base_out, LzError *err) {
+    return dit_load_ex(path, heads, 0, c, base_out, NULL, err);
+}
+
+int dit_load_with_schedule(const char *path, int heads, DitConfig *c, float **base_out, DiffusionSchedule *schedule,
+                           LzError *err) {
+    return dit_load_ex(path, heads, 0, c, base_out, schedule, err);
+}
+
+int dit_load_ex(const char *path, int heads, int flags, DitConfig *c, float **base_out, DiffusionSchedule *schedule,
+                LzError *err) {
     StFile f;
     if (st_read(path, &f, err)) return -1;
     int rc = -1;
@@ -236,25 +272,30 @@ int dit_load(const char *path, int heads, DitConfig *c, float **base_out, LzErro
     if (!(fw = need(&f, path, "final_layer.linear.weight", 2, err))) goto done;
     if (!(tw = need(&f, path, "t_embedder.mlp.0.weight", 2, err))) goto done;
     if (!(fc1 = need(&f, path, "blocks.0.mlp.fc1.weight", 2, err))) goto done;
-    c->hidden = (int)xw->shape[0];
-    c->in_channels = (int)xw->shape[1];
-    c->patch = (int)xw->shape[2];
+    int num_rows = 0, out_patch_i = 0, tokens_i = 0;
+    if (dim_field(xw, 0, path, &c->hidden, err) || dim_field(xw, 1, path, &c->in_channels, err) ||
+        dim_field(xw, 2, path, &c->patch, err) || dim_field(pos, 1, path, &tokens_i, err) ||
+        dim_field(yt, 0, path, &num_rows, err) || dim_field(tw, 1, path, &c->freq_dim, err) ||
+        dim_field(fc1, 0, path, &c->mlp_hidden, err) || dim_field(fw, 0, path, &out_patch_i, err))
+        goto done;
     if (xw->shape[3] != xw->shape[2]) {
         lz_fail(err, "%s: x_embedder.proj.weight has a non-square kernel %ldx%ld", path, xw->shape[2], xw->shape[3]);
         goto done;
     }
-    long tokens = pos->shape[1];
+    long tokens = tokens_i;
     long grid = lround(sqrt((double)tokens));
     if (grid * grid != tokens) {
         lz_fail(err, "%s: pos_embed has %ld tokens, not a square grid", path, tokens);
         goto done;
     }
+    if (grid * c->patch > 1 << 20) {
+        lz_fail(err, "%s: input size %ld (grid %ld x patch %d) is too large", path, grid * c->patch, grid, c->patch);
+        goto done;
+    }
     c->input_size = (int)(grid * c->patch);
-    c->depth = count_blocks(&f);
-    c->num_classes = (int)yt->shape[0] - 1;
-    c->freq_dim = (int)tw->shape[1];
-    c->mlp_hidden = (int)fc1->shape[0];
-    long out_patch = fw->shape[0], pp = (long)c->patch * c->patch;
+    if (count_blocks(&f, path, &c->depth, err)) goto done;
+    c->num_classes = num_rows - 1;
+    long out_patch = out_patch_i, pp = (long)c->patch * c->patch;
     if (out_patch == 2 * pp * c->in_channels) c->learn_sigma = 1;
     else if (out_patch == pp * c->in_channels) c->learn_sigma = 0;
     else {
@@ -265,8 +306,13 @@ int dit_load(const char *path, int heads, DitConfig *c, float **base_out, LzErro
     // heads: flag, then metadata, then the named config with this depth and width
     const char *meta_heads = st_meta(&f, "num_heads");
     if (heads > 0) c->heads = heads;
-    else if (meta_heads) c->heads = atoi(meta_heads);
-    else {
+    else if (meta_heads) {
+        if (lz_parse_int(meta_heads, 1, c->hidden, &c->heads)) {
+            lz_fail(err, "%s: metadata num_heads \"%.40s\" is not an integer in 1..%d (the hidden size)", path,
+                    meta_heads, c->hidden);
+            goto done;
+        }
+    } else {
         static const char *names[] = {"DiT-S/2", "DiT-B/2", "DiT-L/2", "DiT-XL/2"};
         for (int i = 0; i < 4; i++) {
             DitConfig n = *c;
@@ -285,6 +331,17 @@ int dit_load(const char *path, int heads, DitConfig *c, float **base_out, LzErro
         lz_fail(err, "%s: inferred configuration is invalid: %s", path, msg);
         goto done;
     }
+    // The configuration's size, in double so that no product can wrap, must be
+    // what the file holds (the tensors must match it one to one below): this
+    // bounds the table and the allocation by the file's size.
+    double have = 0;
+    for (int i = 0; i < f.ntensors; i++) have += (double)f.tensors[i].count;
+    double want = dit_param_count_double(c);
+    if (want != have) {
+        lz_fail(err, "%s: the inferred configuration (depth %d, hidden %d) has %.0f parameters but the file holds %.0f",
+                path, c->depth, c->hidden, want, have);
+        goto done;
+    }
     dit_tensor_table_build(&table, c);
     // every expected tensor with its exact shape ...
     for (int i = 0; i < table.ntensors; i++) {
@@ -297,25 +354,34 @@ int dit_load(const char *path, int heads, DitConfig *c, float **base_out, LzErro
         int same = t->ndim == e->ndim;
         for (int k = 0; same && k < e->ndim; k++) same = t->shape[k] == e->shape[k];
         if (!same) {
-            char got[96] = "", want[96] = "";
+            char got[96] = "", want_s[96] = "";
             for (int k = 0; k < t->ndim; k++)
                 snprintf(got + strlen(got), sizeof got - strlen(got), "%s%ld", k ? "," : "", t->shape[k]);
             for (int k = 0; k < e->ndim; k++)
-                snprintf(want + strlen(want), sizeof want - strlen(want), "%s%ld", k ? "," : "", e->shape[k]);
-            lz_fail(err, "%s: tensor %s has shape (%s), expected (%s)", path, e->name, got, want);
+                snprintf(want_s + strlen(want_s), sizeof want_s - strlen(want_s), "%s%ld", k ? "," : "", e->shape[k]);
+            lz_fail(err, "%s: tensor %s has shape (%s), expected (%s)", path, e->name, got, want_s);
             goto done;
         }
     }
-    // ... and nothing else
-    for (int i = 0; i < f.ntensors; i++) {
-        int known = 0;
-        for (int k = 0; k < table.ntensors && !known; k++) known = !strcmp(table.tensors[k].name, f.tensors[i].name);
-        if (!known) {
-            lz_fail(err, "%s: unexpected tensor %s (not part of a DiT with depth %d)", path, f.tensors[i].name,
-                    c->depth);
-            goto done;
+    // ... and nothing else: names are unique, so equal counts mean no extra tensor.
+    if (f.ntensors != table.ntensors) {
+        for (int i = 0; i < f.ntensors; i++) {
+            int known = 0;
+            for (int k = 0; k < table.ntensors && !known; k++) known = !strcmp(table.tensors[k].name, f.tensors[i].name);
+            if (!known) {
+                lz_fail(err, "%s: unexpected tensor %.80s (not part of a DiT with depth %d)", path, f.tensors[i].name,
+                        c->depth);
+                goto done;
+            }
         }
     }
+    for (int i = 0; i < table.ntensors && !(flags & DIT_LOAD_ALLOW_NONFINITE); i++) {
+        const DitTensorInfo *e = &table.tensors[i];
+        if (lz_check_finite(path, e->name, st_find(&f, e->name)->data, e->count, err)) goto done;
+    }
+    if (schedule && diffusion_schedule_from_meta(schedule, st_meta(&f, "diffusion_schedule"),
+                                                 st_meta(&f, "diffusion_steps"), path, err))
+        goto done;
     base = lz_malloc(sizeof(float) * table.total, "DiT parameters");
     for (int i = 0; i < table.ntensors; i++) {
         const DitTensorInfo *e = &table.tensors[i];
@@ -332,6 +398,13 @@ done:
 }
 
 int dit_save(const char *path, const DitConfig *c, const float *base, LzError *err) {
+    return dit_save_with_schedule(path, c, base, NULL, err);
+}
+
+int dit_save_with_schedule(const char *path, const DitConfig *c, const float *base, const DiffusionSchedule *schedule,
+                           LzError *err) {
+    DiffusionSchedule sched = schedule ? *schedule : diffusion_schedule_default();
+    if (schedule && diffusion_schedule_resolve(&sched, path, err)) return -1;
     DitTensorTable table;
     dit_tensor_table_build(&table, c);
     StWriteTensor *w = lz_calloc(table.ntensors, sizeof *w, "safetensors write list");
@@ -344,9 +417,12 @@ int dit_save(const char *path, const DitConfig *c, const float *base, LzError *e
     char heads[16], name[32];
     snprintf(heads, sizeof heads, "%d", c->heads);
     dit_config_name(c, name, sizeof name);
-    const char *keys[] = {"num_heads", "config", "format"};
-    const char *values[] = {heads, name, "lazydit-dit"};
-    int rc = st_write(path, w, table.ntensors, keys, values, 3, err);
+    char steps[16];
+    diffusion_schedule_steps_text(&sched, steps, sizeof steps);
+    const char *keys[] = {"num_heads", "config", "format", "diffusion_schedule", "diffusion_steps"};
+    const char *values[] = {heads, name, "lazydit-dit", sched.name, steps};
+    // without a schedule (lazydit init) the file says nothing: readers assume the default
+    int rc = st_write(path, w, table.ntensors, keys, values, schedule ? 5 : 3, err);
     free(w);
     dit_tensor_table_free(&table);
     return rc;

@@ -4,6 +4,7 @@
 #pragma once
 #include <stdint.h>
 
+#include "model/diffusion.h"
 #include "model/dit_config.h"
 
 // Pointers into one flat allocation. Per-block tensors of all L blocks are
@@ -70,7 +71,23 @@ void dit_pos_embed_sincos(float *out, int hidden, int grid);
 // pos_embed); heads come from `heads` if > 0, else the file's "num_heads"
 // metadata, else the named config with that depth and width. Every expected
 // name must be present with its exact shape and no other tensor may be present.
-// On success *base is a new allocation of table->total floats.
+// Every size is checked against what the file holds before anything is
+// allocated, and every value must be finite (NaN or infinity: an error naming
+// the tensor). On success *base is a new allocation of table->total floats.
 int dit_load(const char *path, int heads, DitConfig *c, float **base, LzError *err);
+// dit_load that also reads the diffusion schedule the model was trained with
+// from the metadata (model/diffusion.h: missing = the official linear
+// 1000-step schedule; an unknown schedule is an error). Samplers use this.
+int dit_load_with_schedule(const char *path, int heads, DitConfig *c, float **base, DiffusionSchedule *schedule,
+                           LzError *err);
+// Both with flags: DIT_LOAD_ALLOW_NONFINITE keeps NaN and infinite weights
+// (for inspecting a diverged checkpoint). schedule may be NULL.
+#define DIT_LOAD_ALLOW_NONFINITE 1
+int dit_load_ex(const char *path, int heads, int flags, DitConfig *c, float **base, DiffusionSchedule *schedule,
+                LzError *err);
 // Writes all tensors (F32) with metadata num_heads and the config name.
 int dit_save(const char *path, const DitConfig *c, const float *base, LzError *err);
+// dit_save plus the training schedule as metadata "diffusion_schedule" and
+// "diffusion_steps" (what `lazydit train` exports).
+int dit_save_with_schedule(const char *path, const DitConfig *c, const float *base, const DiffusionSchedule *schedule,
+                           LzError *err);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/base/prng.h"
+#include "model/io/file_rules.h"
 #include "model/io/safetensors.h"
 
 void dit_trainer_init(DitTrainer *tr, const DitConfig *cfg, float *params, const DitTrainHyper *hp, long ndata) {
@@ -13,10 +14,11 @@ void dit_trainer_init(DitTrainer *tr, const DitConfig *cfg, float *params, const
     CHECK(hp->batch > 0 && ndata >= hp->batch, "trainer: batch %d needs at least that many images (have %ld)",
           hp->batch, ndata);
     tr->hp = *hp;
+    LzError err;
+    CHECK(diffusion_schedule_resolve(&tr->hp.schedule, "trainer", &err) == 0, "%s", err.msg);
     dit_build(&tr->model, cfg, params, hp->batch, 1);
     dit_grads_build(&tr->grads, &tr->model, 1);
-    LzError err;
-    CHECK(diffusion_create(&tr->diffusion, "linear", 1000, "", &err) == 0, "trainer: %s", err.msg);
+    CHECK(diffusion_create_for(&tr->diffusion, &tr->hp.schedule, "", &err) == 0, "trainer: %s", err.msg);
     dit_tensor_table_build(&tr->table, cfg);
     long P = dit_param_count(cfg);
     tr->opt_memory = lz_calloc(3 * P, sizeof(float), "AdamW moments and EMA");
@@ -58,6 +60,7 @@ void dit_trainer_free(DitTrainer *tr) {
 static void draw_batch(DitTrainer *tr, const Dataset *ds) {
     int B = tr->hp.batch;
     long per_epoch = tr->ndata / B;
+    CHECK(tr->step >= 0 && per_epoch > 0, "internal: trainer step %ld, %ld batches per epoch", tr->step, per_epoch);
     long epoch = tr->step / per_epoch, k = tr->step % per_epoch;
     if (epoch != tr->order_epoch) {
         dataset_epoch_order(tr->order, tr->ndata, tr->hp.seed, epoch);
@@ -141,8 +144,8 @@ void dit_trainer_step(DitTrainer *tr, const Dataset *ds) {
     }
 
     long t1 = tr->step + 1;
-    double lr = tr->hp.lr;
-    if (tr->hp.lr_warmup > 0 && t1 < tr->hp.lr_warmup) lr *= (double)t1 / tr->hp.lr_warmup;
+    LrSchedule sched = {tr->hp.lr, tr->hp.lr_warmup, LR_DECAY_NONE, 0};
+    double lr = lr_schedule_at(&sched, tr->step);
     tr->lr_now = lr;
     AdamWConfig opt = {lr, 0.9, 0.999, 1e-8, tr->hp.weight_decay};
     for (int i = 0; i < tr->table.ntensors; i++) {
@@ -159,6 +162,12 @@ void dit_trainer_step(DitTrainer *tr, const Dataset *ds) {
 
 // --- checkpoints ------------------------------------------------------------------
 
+// "input 28 patch 4 ..." : the model shape a checkpoint was written for.
+static void model_text(const DitConfig *c, char *buf, size_t cap) {
+    snprintf(buf, cap, "input %d patch %d channels %d hidden %d depth %d heads %d classes %d sigma %d", c->input_size,
+             c->patch, c->in_channels, c->hidden, c->depth, c->heads, c->num_classes, c->learn_sigma);
+}
+
 int dit_trainer_save(const DitTrainer *tr, const char *path, const char *config_text, LzError *err) {
     long P = dit_param_count(&tr->model.cfg);
     long shape[1] = {P};
@@ -173,28 +182,59 @@ int dit_trainer_save(const DitTrainer *tr, const char *path, const char *config_
     snprintf(step, sizeof step, "%ld", tr->step);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)tr->hp.seed);
     snprintf(heads, sizeof heads, "%d", c->heads);
-    snprintf(shape_text, sizeof shape_text, "input %d patch %d channels %d hidden %d depth %d heads %d classes %d sigma %d",
-             c->input_size, c->patch, c->in_channels, c->hidden, c->depth, c->heads, c->num_classes, c->learn_sigma);
-    const char *keys[] = {"format", "step", "seed", "num_heads", "model", "rng", "train_config"};
+    model_text(c, shape_text, sizeof shape_text);
+    char dsteps[16];
+    diffusion_schedule_steps_text(&tr->hp.schedule, dsteps, sizeof dsteps);
+    const char *keys[] = {"format", "step", "seed", "num_heads", "model", "rng", "train_config",
+                          "diffusion_schedule", "diffusion_steps"};
     const char *values[] = {"lazydit-train-checkpoint", step, seed, heads, shape_text,
                             "stateless: every draw of step s comes from splitmix64(seed, stream, s)",
-                            config_text ? config_text : ""};
-    return st_write(path, w, 4, keys, values, 7, err);
+                            config_text ? config_text : "", tr->hp.schedule.name, dsteps};
+    return st_write(path, w, 4, keys, values, 9, err);
 }
 
-int dit_trainer_load(DitTrainer *tr, const char *path, LzError *err) {
+int dit_trainer_load(DitTrainer *tr, const char *path, long max_step, LzError *err) {
     StFile f;
     if (st_read(path, &f, err)) return -1;
     int rc = -1;
     long P = dit_param_count(&tr->model.cfg);
     const char *fmt = st_meta(&f, "format"), *step = st_meta(&f, "step"), *seed = st_meta(&f, "seed");
+    const char *model = st_meta(&f, "model");
+    char want_model[160];
+    model_text(&tr->model.cfg, want_model, sizeof want_model);
+    long step_v = 0;
+    uint64_t seed_v = 0;
     if (!fmt || strcmp(fmt, "lazydit-train-checkpoint") || !step || !seed) {
         lz_fail(err, "%s: not a lazydit training checkpoint (format/step/seed metadata missing)", path);
         goto done;
     }
-    if (strtoull(seed, NULL, 10) != tr->hp.seed) {
+    // Every number is parsed whole and in range: the step indexes the data order.
+    if (lz_parse_long(step, 0, max_step, &step_v)) {
+        lz_fail(err, "%s: checkpoint step \"%.40s\" is not an integer in 0..%ld (the run's steps); use --fresh or "
+                "raise train.steps", path, step, max_step);
+        goto done;
+    }
+    if (lz_parse_u64(seed, UINT64_MAX, &seed_v)) {
+        lz_fail(err, "%s: checkpoint seed \"%.40s\" is not a non-negative integer", path, seed);
+        goto done;
+    }
+    if (seed_v != tr->hp.seed) {
         lz_fail(err, "%s: checkpoint seed %s differs from the config seed %llu; resuming would change the run", path,
                 seed, (unsigned long long)tr->hp.seed);
+        goto done;
+    }
+    if (!model || strcmp(model, want_model)) {
+        lz_fail(err, "%s: checkpoint model \"%.100s\" differs from the config's \"%s\"", path,
+                model ? model : "(missing)", want_model);
+        goto done;
+    }
+    DiffusionSchedule sched;
+    if (diffusion_schedule_from_meta(&sched, st_meta(&f, "diffusion_schedule"), st_meta(&f, "diffusion_steps"), path,
+                                     err))
+        goto done;
+    if (strcmp(sched.name, tr->hp.schedule.name) || sched.steps != tr->hp.schedule.steps) {
+        lz_fail(err, "%s: checkpoint trained with the %s %d-step schedule, the config says %s %d; resuming would change "
+                "the run", path, sched.name, sched.steps, tr->hp.schedule.name, tr->hp.schedule.steps);
         goto done;
     }
     const char *names[4] = {"params", "ema", "adam_m", "adam_v"};
@@ -206,9 +246,21 @@ int dit_trainer_load(DitTrainer *tr, const char *path, LzError *err) {
                     names[i], P);
             goto done;
         }
+        if (lz_check_finite(path, names[i], t->data, P, err)) goto done;
     }
+    if (f.ntensors != 4) {
+        lz_fail(err, "%s: %d tensors, a training checkpoint has exactly params, ema, adam_m and adam_v", path,
+                f.ntensors);
+        goto done;
+    }
+    const float *v = st_find(&f, "adam_v")->data;
+    for (long k = 0; k < P; k++)
+        if (v[k] < 0) {
+            lz_fail(err, "%s: adam_v element %ld is negative (%g): second moments are squares", path, k, (double)v[k]);
+            goto done;
+        }
     for (int i = 0; i < 4; i++) memcpy(dst[i], st_find(&f, names[i])->data, sizeof(float) * P);
-    tr->step = strtol(step, NULL, 10);
+    tr->step = step_v;
     rc = 0;
 done:
     st_free(&f);

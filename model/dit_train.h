@@ -29,12 +29,13 @@ typedef struct {
     uint64_t seed;
     int max_shift;         // augmentation: random translation in pixels (0 = off)
     int hflip;             // augmentation: random horizontal flips
+    DiffusionSchedule schedule;  // base noise schedule ({"", 0} = the official linear 1000 steps)
 } DitTrainHyper;
 
 typedef struct {
     DitModel model;        // training mode, built for hp.batch rows
     DitGrads grads;
-    Diffusion diffusion;   // 1000-step linear schedule, no respacing
+    Diffusion diffusion;   // hp.schedule, no respacing
     DitTensorTable table;
     DitTrainHyper hp;
     float *opt_memory;     // (3, P): AdamW m, AdamW v, EMA weights
@@ -57,14 +58,21 @@ typedef struct {
 } DitTrainer;
 
 // Takes ownership of params (dit_param_count floats); EMA starts as a copy.
+// The caller has validated the inputs: batch <= ndata, a known schedule.
 void dit_trainer_init(DitTrainer *tr, const DitConfig *cfg, float *params, const DitTrainHyper *hp, long ndata);
 void dit_trainer_free(DitTrainer *tr);
 // One optimizer step on a batch drawn from ds (ds->n must equal ndata).
 void dit_trainer_step(DitTrainer *tr, const Dataset *ds);
 
 // Checkpoint: a safetensors file with flat tensors "params", "ema", "adam_m",
-// "adam_v" and metadata (step, seed, heads, config, the training config text).
+// "adam_v" and metadata (step, seed, heads, config, diffusion schedule, the
+// training config text).
 int dit_trainer_save(const DitTrainer *tr, const char *path, const char *config_text, LzError *err);
-// Restores weights, EMA, moments and step; the file's model shape and seed must
-// match the trainer's.
-int dit_trainer_load(DitTrainer *tr, const char *path, LzError *err);
+// Restores weights, EMA, moments and step. The metadata is validated whole
+// before anything is restored: the format, the step (an integer in
+// 0..max_step, the run's length), the seed, the model shape and the diffusion
+// schedule must match the trainer's (a checkpoint without schedule metadata was
+// trained with the official linear 1000 steps); the four tensors must have the
+// model's size, finite values and non-negative second moments, and nothing else
+// may be in the file.
+int dit_trainer_load(DitTrainer *tr, const char *path, long max_step, LzError *err);

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "model/simd.h"
+
 // --- linear ----------------------------------------------------------------
 
 void linear_forward(float *out, const float *in, const float *w, const float *b, int N, int IC, int OC) {
@@ -44,19 +46,114 @@ void linear_forward_naive(float *out, const float *in, const float *w, const flo
 
 // --- layernorm -------------------------------------------------------------
 
-void layernorm_forward(float *out, float *mean, float *rstd, const float *in, int N, int C, float eps) {
+// Mean and 1 / sqrt(var + eps) of one row in double (biased variance, like
+// torch). Four double lanes per half of each 8-float block; the order is fixed
+// by C alone.
+SIMD_INLINE void ln_row_stats(const float *x, int C, float eps, double *mean, double *rstd) {
+    f64x4 s0 = {0}, s1 = {0};
+    int i = 0;
+    for (; i + 8 <= C; i += 8) {
+        f32x4 a, b;
+        memcpy(&a, x + i, sizeof a);
+        memcpy(&b, x + i + 4, sizeof b);
+        s0 += __builtin_convertvector(a, f64x4);
+        s1 += __builtin_convertvector(b, f64x4);
+    }
+    f64x4 s4 = s0 + s1;
+    double s = (s4[0] + s4[1]) + (s4[2] + s4[3]);
+    for (; i < C; i++) s += x[i];
+    double m = s / C;
+    f64x4 v0 = {0}, v1 = {0};
+    i = 0;
+    for (; i + 8 <= C; i += 8) {
+        f32x4 a, b;
+        memcpy(&a, x + i, sizeof a);
+        memcpy(&b, x + i + 4, sizeof b);
+        f64x4 da = __builtin_convertvector(a, f64x4) - m, db = __builtin_convertvector(b, f64x4) - m;
+        v0 += da * da;
+        v1 += db * db;
+    }
+    f64x4 v4 = v0 + v1;
+    double v = (v4[0] + v4[1]) + (v4[2] + v4[3]);
+    for (; i < C; i++) v += (x[i] - m) * (x[i] - m);
+    *mean = m;
+    *rstd = 1.0 / sqrt(v / C + eps);
+}
+
+// One row of LN(x), optionally modulated: ln = (float)((x - m) r) (ln may be
+// NULL), z = ln * (1 + scale) + shift (z may be NULL; then shift and scale
+// are not read). The float operations are exactly those of layernorm_forward
+// followed by modulate_forward, so the fused and the separate kernels agree
+// bit for bit.
+SIMD_INLINE void ln_row_out(float *ln, float *z, const float *x, int C, double m, double r, const float *shift,
+                            const float *scale) {
+    int i = 0;
+    for (; i + 4 <= C; i += 4) {
+        f32x4 a;
+        memcpy(&a, x + i, sizeof a);
+        f32x4 o = __builtin_convertvector((__builtin_convertvector(a, f64x4) - m) * r, f32x4);
+        if (ln) memcpy(ln + i, &o, sizeof o);
+        if (z) {
+            f32x4 sh, sc;
+            memcpy(&sh, shift + i, sizeof sh);
+            memcpy(&sc, scale + i, sizeof sc);
+            f32x4 zz = o * (1.0f + sc) + sh;
+            memcpy(z + i, &zz, sizeof zz);
+        }
+    }
+    for (; i < C; i++) {
+        float o = (float)((x[i] - m) * r);
+        if (ln) ln[i] = o;
+        if (z) z[i] = o * (1.0f + scale[i]) + shift[i];
+    }
+}
+
+SIMD_CLONES void layernorm_forward(float *out, float *mean, float *rstd, const float *in, int N, int C, float eps) {
     for (int n = 0; n < N; n++) {
-        const float *x = in + (long)n * C;
-        double s = 0;
-        for (int i = 0; i < C; i++) s += x[i];
-        double m = s / C;
-        double v = 0;
-        for (int i = 0; i < C; i++) v += (x[i] - m) * (x[i] - m);
-        double r = 1.0 / sqrt(v / C + eps);  // biased variance, like torch
-        float *o = out + (long)n * C;
-        for (int i = 0; i < C; i++) o[i] = (float)((x[i] - m) * r);
+        double m, r;
+        ln_row_stats(in + (long)n * C, C, eps, &m, &r);
+        ln_row_out(out + (long)n * C, NULL, in + (long)n * C, C, m, r, NULL, NULL);
         if (mean) mean[n] = (float)m;
         if (rstd) rstd[n] = (float)r;
+    }
+}
+
+SIMD_CLONES void layernorm_modulate_forward(float *z, float *ln, float *mean, float *rstd, const float *in,
+                                           const float *shift, const float *scale, int B, int T, int D,
+                                           int mod_stride, float eps) {
+    for (int b = 0; b < B; b++) {
+        const float *sh = shift + (long)b * mod_stride, *sc = scale + (long)b * mod_stride;
+        for (int t = 0; t < T; t++) {
+            long n = (long)b * T + t;
+            double m, r;
+            ln_row_stats(in + n * D, D, eps, &m, &r);
+            ln_row_out(ln ? ln + n * D : NULL, z + n * D, in + n * D, D, m, r, sh, sc);
+            if (mean) mean[n] = (float)m;
+            if (rstd) rstd[n] = (float)r;
+        }
+    }
+}
+
+SIMD_CLONES void residual_layernorm_modulate_forward(float *xout, float *z, float *ln, float *mean, float *rstd,
+                                                    const float *xin, const float *gate, const float *y,
+                                                    const float *shift, const float *scale, int B, int T, int D,
+                                                    int mod_stride, float eps) {
+    for (int b = 0; b < B; b++) {
+        const float *g = gate + (long)b * mod_stride;
+        const float *sh = shift + (long)b * mod_stride, *sc = scale + (long)b * mod_stride;
+        for (int t = 0; t < T; t++) {
+            long n = (long)b * T + t;
+            float *xo = xout + n * D;
+            const float *xi = xin + n * D, *yr = y + n * D;
+            int i = 0;
+            for (; i + 8 <= D; i += 8) v8_store(xo + i, v8_load(xi + i) + v8_load(g + i) * v8_load(yr + i));
+            for (; i < D; i++) xo[i] = xi[i] + g[i] * yr[i];
+            double m, r;
+            ln_row_stats(xo, D, eps, &m, &r);
+            ln_row_out(ln ? ln + n * D : NULL, z + n * D, xo, D, m, r, sh, sc);
+            if (mean) mean[n] = (float)m;
+            if (rstd) rstd[n] = (float)r;
+        }
     }
 }
 
@@ -84,14 +181,17 @@ void layernorm_backward(float *din, const float *dout, const float *in, const fl
 
 // --- modulation and gated residual -----------------------------------------
 
-void modulate_forward(float *out, const float *in, const float *shift, const float *scale, int B, int T, int D,
-                      int mod_stride) {
+SIMD_CLONES void modulate_forward(float *out, const float *in, const float *shift, const float *scale, int B, int T,
+                                 int D, int mod_stride) {
     for (int b = 0; b < B; b++) {
         const float *sh = shift + (long)b * mod_stride, *sc = scale + (long)b * mod_stride;
         for (int t = 0; t < T; t++) {
             const float *x = in + ((long)b * T + t) * D;
             float *o = out + ((long)b * T + t) * D;
-            for (int i = 0; i < D; i++) o[i] = x[i] * (1.0f + sc[i]) + sh[i];
+            int i = 0;
+            for (; i + 8 <= D; i += 8)
+                v8_store(o + i, v8_load(x + i) * (1.0f + v8_load(sc + i)) + v8_load(sh + i));
+            for (; i < D; i++) o[i] = x[i] * (1.0f + sc[i]) + sh[i];
         }
     }
 }
@@ -114,13 +214,16 @@ void modulate_backward(float *din, float *dshift, float *dscale, const float *do
     }
 }
 
-void gated_residual_forward(float *x, const float *gate, const float *y, int B, int T, int D, int mod_stride) {
+SIMD_CLONES void gated_residual_forward(float *x, const float *gate, const float *y, int B, int T, int D,
+                                       int mod_stride) {
     for (int b = 0; b < B; b++) {
         const float *g = gate + (long)b * mod_stride;
         for (int t = 0; t < T; t++) {
             float *xr = x + ((long)b * T + t) * D;
             const float *yr = y + ((long)b * T + t) * D;
-            for (int i = 0; i < D; i++) xr[i] += g[i] * yr[i];
+            int i = 0;
+            for (; i + 8 <= D; i += 8) v8_store(xr + i, v8_load(xr + i) + v8_load(g + i) * v8_load(yr + i));
+            for (; i < D; i++) xr[i] += g[i] * yr[i];
         }
     }
 }
@@ -143,45 +246,48 @@ void gated_residual_backward(float *dy, float *dgate, const float *dx, const flo
 
 // --- activations -----------------------------------------------------------
 
-#define GELU_K 0.7978845608028654f  // sqrt(2 / pi)
+// GELU, tanh form: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3).
+// With 1 + tanh(u) = 2 / (1 + exp(-2u)) it is x / (1 + exp(v)), v = -2u =
+// x (A + B x^2): one exp and one division, no cancellation for negative x
+// (where 1 + tanh(u) would lose every digit), and vectorisable. Within 1e-6
+// relative + 1e-7 absolute of the double-precision tanh formula for every
+// float (checked exhaustively once, by a dense sweep in the tests); at -inf it
+// returns the limit -0 (the formula itself gives NaN there), +inf stays +inf.
+#define GELU_A -1.59576916695f        // -2 sqrt(2/pi)
+#define GELU_B -0.0713548138737679f   // -2 sqrt(2/pi) 0.044715
 
-// tanh as a clamped rational function x P(x^2) / Q(x^2) (the 13/6 minimax
-// approximation used by Eigen and XLA; max error a few float ulps). glibc's
-// tanhf goes through expm1f and took a fifth of the training time; this
-// version has no calls or branches, so the compiler vectorises the loops.
-static inline float tanh_rational(float x) {
-    const float clamp = 7.90531110763549805f;  // tanh(x) rounds to +-1 beyond
-    x = x > clamp ? clamp : (x < -clamp ? -clamp : x);
-    float x2 = x * x;
-    float p = -2.76076847742355e-16f;
-    p = p * x2 + 2.00018790482477e-13f;
-    p = p * x2 + -8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
-    p = p * x;
-    float q = 1.19825839466702e-06f;
-    q = q * x2 + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
-    return p / q;
+SIMD_INLINE f32x8 gelu_v(f32x8 x) {
+    f32x8 v = x * (GELU_A + GELU_B * (x * x));
+    f32x8 g = x / (1.0f + v8_exp(v));
+    // v > 88: exp(v) = inf, so g = x / inf = -0 already, except x = -inf (NaN).
+    return v8_select(v > 88.0f, v8_splat(-0.0f), g);
 }
 
-void gelu_tanh_forward(float *out, const float *in, long n) {
-    for (long i = 0; i < n; i++) {
-        float x = in[i];
-        out[i] = 0.5f * x * (1.0f + tanh_rational(GELU_K * (x + 0.044715f * x * x * x)));
+// d/dx [x s], s = 1 / (1 + exp(v)) = sigmoid(2u): s + x s (1 - s) 2 du/dx,
+// 2 du/dx = -A (1 + 3 * 0.044715 x^2).
+SIMD_INLINE f32x8 gelu_grad_v(f32x8 x) {
+    f32x8 s = 1.0f / (1.0f + v8_exp(x * (GELU_A + GELU_B * (x * x))));
+    return s + x * s * (1.0f - s) * (-GELU_A * (1.0f + 0.134145f * (x * x)));
+}
+
+SIMD_CLONES void gelu_tanh_forward(float *out, const float *in, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) v8_store(out + i, gelu_v(v8_load(in + i)));
+    if (i < n) {  // tail: the same lanes on a zero-padded vector
+        float buf[8] = {0};
+        memcpy(buf, in + i, sizeof(float) * (n - i));
+        f32x8 g = gelu_v(v8_load(buf));
+        memcpy(out + i, &g, sizeof(float) * (n - i));
     }
 }
 
-void gelu_tanh_backward(float *din, const float *dout, const float *in, long n) {
-    for (long i = 0; i < n; i++) {
-        float x = in[i];
-        float th = tanh_rational(GELU_K * (x + 0.044715f * x * x * x));
-        float sech2 = 1.0f - th * th;
-        float du = GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
-        din[i] += dout[i] * (0.5f * (1.0f + th) + 0.5f * x * sech2 * du);
+SIMD_CLONES void gelu_tanh_backward(float *din, const float *dout, const float *in, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        v8_store(din + i, v8_load(din + i) + v8_load(dout + i) * gelu_grad_v(v8_load(in + i)));
+    for (; i < n; i++) {
+        float buf[8] = {in[i]};
+        din[i] += dout[i] * gelu_grad_v(v8_load(buf))[0];
     }
 }
 
@@ -194,98 +300,6 @@ void silu_backward(float *din, const float *dout, const float *in, long n) {
         float s = 1.0f / (1.0f + expf(-in[i]));
         din[i] += dout[i] * s * (1.0f + in[i] * (1.0f - s));
     }
-}
-
-// --- attention -------------------------------------------------------------
-
-static void softmax_rows(float *x, int rows, int cols) {
-    for (int r = 0; r < rows; r++) {
-        float *row = x + (long)r * cols;
-        float mx = row[0];
-        for (int c = 1; c < cols; c++) mx = row[c] > mx ? row[c] : mx;
-        double s = 0;
-        for (int c = 0; c < cols; c++) {
-            row[c] = expf(row[c] - mx);
-            s += row[c];
-        }
-        float inv = (float)(1.0 / s);
-        for (int c = 0; c < cols; c++) row[c] *= inv;
-    }
-}
-
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int D, int H) {
-    int hs = D / H;
-    float scale = 1.0f / sqrtf((float)hs);
-    int ld = 3 * D;  // q, k, v of one head are strided views of qkv: no copies
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            const float *q = qkv + (long)b * T * ld + h * hs;
-            const float *k = q + D;
-            const float *v = q + 2 * D;
-            float *a = att + ((long)b * H + h) * T * T;
-            // a (T, T) = scale * q (T, hs) @ k^T (hs, T)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, ld, k, ld, 0.0f, a, T);
-            softmax_rows(a, T, T);
-            // out (T, hs) = a (T, T) @ v (T, hs)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, a, T, v, ld, 0.0f,
-                        out + (long)b * T * D + h * hs, D);
-        }
-}
-
-void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att, int B,
-                        int T, int D, int H) {
-    int hs = D / H;
-    float scale = 1.0f / sqrtf((float)hs);
-    int ld = 3 * D;
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            const float *q = qkv + (long)b * T * ld + h * hs;
-            const float *k = q + D, *v = q + 2 * D;
-            float *dq = dqkv + (long)b * T * ld + h * hs;
-            float *dk = dq + D, *dv = dq + 2 * D;
-            const float *a = att + ((long)b * H + h) * T * T;
-            const float *dy = dout + (long)b * T * D + h * hs;
-            // dv (T, hs) += a^T (T, T) @ dy (T, hs)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, a, T, dy, D, 1.0f, dv, ld);
-            // datt (T, T) = dy (T, hs) @ v^T (hs, T)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dy, D, v, ld, 0.0f, datt, T);
-            // softmax backward in place: ds = a * (datt - sum_j datt * a)
-            for (int r = 0; r < T; r++) {
-                const float *ar = a + (long)r * T;
-                float *dr = datt + (long)r * T;
-                double s = 0;
-                for (int c = 0; c < T; c++) s += (double)dr[c] * ar[c];
-                for (int c = 0; c < T; c++) dr[c] = ar[c] * (dr[c] - (float)s);
-            }
-            // scores = scale q k^T: dq += scale ds @ k; dk += scale ds^T @ q
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, scale, datt, T, k, ld, 1.0f, dq, ld);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, scale, datt, T, q, ld, 1.0f, dk, ld);
-        }
-}
-
-void attention_forward_naive(float *out, const float *qkv, int B, int T, int D, int H) {
-    int hs = D / H;
-    double scale = 1.0 / sqrt((double)hs);
-    double s[T];  // VLA: oracle only, small T in tests
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++)
-            for (int i = 0; i < T; i++) {
-                const float *q = qkv + ((long)b * T + i) * 3 * D + h * hs;
-                double mx = -INFINITY, sum = 0;
-                for (int j = 0; j < T; j++) {
-                    const float *k = qkv + ((long)b * T + j) * 3 * D + D + h * hs;
-                    double d = 0;
-                    for (int c = 0; c < hs; c++) d += (double)q[c] * k[c];
-                    s[j] = d * scale;
-                    if (s[j] > mx) mx = s[j];
-                }
-                for (int j = 0; j < T; j++) sum += (s[j] = exp(s[j] - mx));
-                for (int c = 0; c < hs; c++) {
-                    double acc = 0;
-                    for (int j = 0; j < T; j++) acc += s[j] / sum * qkv[((long)b * T + j) * 3 * D + 2 * D + h * hs + c];
-                    out[((long)b * T + i) * D + h * hs + c] = (float)acc;
-                }
-            }
 }
 
 // --- embeddings and patch orders ---------------------------------------------

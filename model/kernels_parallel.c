@@ -1,24 +1,248 @@
 #include "model/kernels_parallel.h"
 
+#include <cblas.h>
 #include <stddef.h>
+#include <string.h>
 
-#include "model/kernels.h"
 #include "model/base/parallel.h"
+#include "model/kernels.h"
 
-// Below these sizes a wake-up costs more than the work it would move.
-#define MIN_ROWS 32        // LayerNorm rows of D floats
-#define MIN_SAMPLES 1      // samples of T x D floats
-#define MIN_ELEMENTS 16384 // GELU elements
+// --- GEMM tiles ----------------------------------------------------------------
 
-// One argument block for every kernel; each wrapper uses the fields it needs.
+// Each tile is one single-threaded sgemm that packs its own copy of the
+// weight panel, so a tile needs enough rows to amortise that copy: about 256
+// rows (512 when the weights no longer fit a core's L2 cache). Products with
+// few rows are also cut by columns, into blocks of at least 128, so both
+// cores get work (the adaLN projections: a handful of rows, 6D columns).
+#define GEMM_ROWS 256
+#define GEMM_ROWS_BIG_W 512
+#define GEMM_BIG_W_FLOATS (1L << 18)  // 1 MB of weights
+#define GEMM_MIN_TILES 4
+#define GEMM_MIN_COLS 128
+#define GEMM_SERIAL_MACS (1L << 19)  // below this a product runs as one tile
+
+void gemm_tile_grid(int M, int N, int K, int *mt, int *nt) {
+    *mt = *nt = 1;
+    if ((long)M * N * K < GEMM_SERIAL_MACS) return;
+    long rows = (long)N * K >= GEMM_BIG_W_FLOATS ? GEMM_ROWS_BIG_W : GEMM_ROWS;
+    *mt = (int)((M + rows / 2) / rows);
+    if (*mt < 1) *mt = 1;
+    if (*mt > 1 && *mt % 2) *mt += 1;  // an even count of equal tiles splits evenly over 2 or 4 threads
+    if (*mt < GEMM_MIN_TILES) {
+        int want = (GEMM_MIN_TILES + *mt - 1) / *mt, most = N / GEMM_MIN_COLS;
+        *nt = want < most ? want : most;
+        if (*nt < 1) *nt = 1;
+    }
+}
+
 typedef struct {
-    float *out, *out2, *out3;
-    const float *in, *in2, *in3, *in4;
+    float *out, *out2;
+    const float *in, *w, *b;
+    int M, N, K, mt, nt;
+    int trans_w;      // 1: w is (N, K) (nn.Linear weights); 0: w is (K, N)
+    int lda;          // leading dimension of `in` (K unless reading a transposed view)
+    int a_trans;      // 1: `in` is (K, M) read transposed (dw = dout^T @ in)
+    float beta;
+    int gelu;         // 1: apply GELU to the tile (out2 receives it)
+} GemmJob;
+
+static void tile_bounds(int n, int parts, int k, int *b, int *e) {
+    *b = (int)((long)n * k / parts);
+    *e = (int)((long)n * (k + 1) / parts);
+}
+
+static void gemm_tile(void *v, long tile, int worker) {
+    (void)worker;
+    GemmJob *j = v;
+    int r0, r1, c0, c1;
+    tile_bounds(j->M, j->mt, (int)(tile / j->nt), &r0, &r1);
+    tile_bounds(j->N, j->nt, (int)(tile % j->nt), &c0, &c1);
+    int rows = r1 - r0, cols = c1 - c0;
+    if (rows <= 0 || cols <= 0) return;
+    float *c = j->out + (long)r0 * j->N + c0;
+    if (j->b)
+        for (int r = 0; r < rows; r++) memcpy(c + (long)r * j->N, j->b + c0, sizeof(float) * cols);
+    const float *a = j->a_trans ? j->in + r0 : j->in + (long)r0 * j->lda;
+    const float *w = j->trans_w ? j->w + (long)c0 * j->K : j->w + c0;
+    int ldw = j->trans_w ? j->K : j->N;
+    float beta = j->b ? 1.0f : j->beta;
+    cblas_sgemm(CblasRowMajor, j->a_trans ? CblasTrans : CblasNoTrans, j->trans_w ? CblasTrans : CblasNoTrans, rows,
+                cols, j->K, 1.0f, a, j->lda, w, ldw, beta, c, j->N);
+    if (j->gelu) {
+        float *g = j->out2 + (long)r0 * j->N + c0;
+        for (int r = 0; r < rows; r++) gelu_tanh_forward(g + (long)r * j->N, c + (long)r * j->N, cols);
+    }
+}
+
+static void run_gemm(GemmJob *j) {
+    gemm_tile_grid(j->M, j->N, j->K, &j->mt, &j->nt);
+    parallel_tiles((long)j->mt * j->nt, gemm_tile, j);
+}
+
+void linear_forward_par(float *out, const float *in, const float *w, const float *b, int N, int IC, int OC) {
+    GemmJob j = {.out = out, .in = in, .w = w, .b = b, .M = N, .N = OC, .K = IC, .trans_w = 1, .lda = IC};
+    run_gemm(&j);
+}
+
+void linear_gelu_forward_par(float *h, float *g, const float *in, const float *w, const float *b, int N, int IC,
+                             int OC) {
+    // Without h the product lands in g and GELU runs in place.
+    GemmJob j = {.out = h ? h : g, .out2 = g, .in = in, .w = w, .b = b, .M = N, .N = OC, .K = IC, .trans_w = 1,
+                 .lda = IC, .gelu = 1};
+    run_gemm(&j);
+}
+
+typedef struct {
+    float *db;
+    const float *dout;
+    int N, OC;
+} BiasJob;
+
+static void bias_tile(void *v, long tile, int worker) {
+    (void)worker;
+    BiasJob *j = v;
+    int o0 = (int)tile * 64, w = j->OC - o0 < 64 ? j->OC - o0 : 64;
+    // The serial kernel's arithmetic: 64 columns, rows in order, double sums.
+    double acc[64] = {0};
+    for (int n = 0; n < j->N; n++) {
+        const float *row = j->dout + (long)n * j->OC + o0;
+        for (int k = 0; k < w; k++) acc[k] += row[k];
+    }
+    for (int k = 0; k < w; k++) j->db[o0 + k] += (float)acc[k];
+}
+
+void linear_backward_par(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int N,
+                         int IC, int OC) {
+    if (din) {  // din (N, IC) += dout (N, OC) @ w (OC, IC)
+        GemmJob j = {.out = din, .in = dout, .w = w, .M = N, .N = IC, .K = OC, .trans_w = 0, .lda = OC, .beta = 1};
+        run_gemm(&j);
+    }
+    if (dw) {  // dw (OC, IC) += dout^T (OC, N) @ in (N, IC)
+        GemmJob j = {.out = dw, .in = dout, .w = in, .M = OC, .N = IC, .K = N, .trans_w = 0, .lda = OC,
+                     .a_trans = 1, .beta = 1};
+        run_gemm(&j);
+    }
+    if (db) {
+        BiasJob j = {db, dout, N, OC};
+        parallel_tiles((OC + 63) / 64, bias_tile, &j);
+    }
+}
+
+// --- attention -------------------------------------------------------------------
+
+typedef struct {
+    float *out, *att;
+    const float *qkv;
+    int T, D, H;
+} AttJob;
+
+static void attention_tile(void *v, long b, int worker) {
+    (void)worker;
+    AttJob *j = v;
+    long TD = (long)j->T * j->D;
+    attention_forward(j->out + b * TD, j->att + b * j->H * j->T * j->T, j->qkv + b * 3 * TD, 1, j->T, j->D, j->H);
+}
+
+void attention_forward_par(float *out, float *att, const float *qkv, int B, int T, int D, int H) {
+    AttJob j = {out, att, qkv, T, D, H};
+    parallel_tiles(B, attention_tile, &j);
+}
+
+// --- whole modules ------------------------------------------------------------------
+
+// out rows [r0, r1) of (N, OC) = in @ w^T + b: the body of one row tile.
+static void linear_rows(float *out, const float *in, const float *w, const float *b, int r0, int r1, int IC, int OC) {
+    float *c = out + (long)r0 * OC;
+    for (int r = r0; r < r1; r++) memcpy(out + (long)r * OC, b, sizeof(float) * OC);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, OC, IC, 1.0f, in + (long)r0 * IC, IC, w, IC, 1.0f, c,
+                OC);
+}
+
+typedef struct {
+    float *y, *h, *g, *qkv, *att, *atty;
+    const float *z, *w1, *b1, *w2, *b2;
+    int N, D, M, mt;     // MLP: N rows, hidden M, mt row tiles
+    int T, H, spt, B;    // attention: samples per tile, samples
+} ModuleJob;
+
+static void mlp_tile(void *v, long tile, int worker) {
+    (void)worker;
+    ModuleJob *j = v;
+    int r0, r1;
+    tile_bounds(j->N, j->mt, (int)tile, &r0, &r1);
+    if (r1 <= r0) return;
+    float *h = j->h ? j->h : j->g;
+    linear_rows(h, j->z, j->w1, j->b1, r0, r1, j->D, j->M);
+    for (int r = r0; r < r1; r++) gelu_tanh_forward(j->g + (long)r * j->M, h + (long)r * j->M, j->M);
+    linear_rows(j->y, j->g, j->w2, j->b2, r0, r1, j->M, j->D);
+}
+
+void mlp_forward_par(float *y, float *h, float *g, const float *z, const float *w1, const float *b1, const float *w2,
+                     const float *b2, int N, int D, int M) {
+    int mt1, nt1, mt2, nt2;
+    gemm_tile_grid(N, M, D, &mt1, &nt1);
+    gemm_tile_grid(N, D, M, &mt2, &nt2);
+    if (nt1 != 1 || nt2 != 1 || mt1 != mt2) {  // column tiles: fc2 needs whole rows of g
+        linear_gelu_forward_par(h, g, z, w1, b1, N, D, M);
+        linear_forward_par(y, g, w2, b2, N, M, D);
+        return;
+    }
+    // The same row tiles and sgemm calls as the two separate kernels (so the
+    // same bits), but each tile goes through fc1, GELU and fc2 while in cache.
+    ModuleJob j = {.y = y, .h = h, .g = g, .z = z, .w1 = w1, .b1 = b1, .w2 = w2, .b2 = b2, .N = N, .D = D, .M = M,
+                   .mt = mt1};
+    parallel_tiles(mt1, mlp_tile, &j);
+}
+
+// Samples per fused attention tile: tiles of at most about 256 token rows,
+// their count a multiple of 4 when the batch allows (so they split evenly
+// over 2 or 4 threads and small batches still use every core).
+static int attention_samples_per_tile(int B, int T) {
+    long groups = ((long)B * T + 4 * 256 - 1) / (4 * 256);  // tiles / 4
+    int spt = (int)((B + 4 * groups - 1) / (4 * groups));
+    return spt < 1 ? 1 : spt;
+}
+
+static void attention_module_tile(void *v, long tile, int worker) {
+    (void)worker;
+    ModuleJob *j = v;
+    int s0 = (int)tile * j->spt, s1 = s0 + j->spt < j->B ? s0 + j->spt : j->B;
+    int r0 = s0 * j->T, r1 = s1 * j->T, D = j->D;
+    linear_rows(j->qkv, j->z, j->w1, j->b1, r0, r1, D, 3 * D);
+    attention_forward(j->atty + (long)r0 * D, j->att + (long)s0 * j->H * j->T * j->T, j->qkv + (long)r0 * 3 * D,
+                      s1 - s0, j->T, D, j->H);
+    linear_rows(j->y, j->atty, j->w2, j->b2, r0, r1, D, D);
+}
+
+void attention_module_forward_par(float *y, float *qkv, float *att, float *atty, const float *z, const float *wqkv,
+                                  const float *bqkv, const float *wproj, const float *bproj, int B, int T, int D,
+                                  int H) {
+    if (3L * D * D >= GEMM_BIG_W_FLOATS) {  // large weights: bigger GEMM tiles pay off more than locality
+        linear_forward_par(qkv, z, wqkv, bqkv, B * T, D, 3 * D);
+        attention_forward_par(atty, att, qkv, B, T, D, H);
+        linear_forward_par(y, atty, wproj, bproj, B * T, D, D);
+        return;
+    }
+    // Small weights: whole samples per tile, qkv -> attention -> proj in cache.
+    ModuleJob j = {.y = y, .qkv = qkv, .att = att, .atty = atty, .z = z, .w1 = wqkv, .b1 = bqkv, .w2 = wproj,
+                   .b2 = bproj, .D = D, .T = T, .H = H, .B = B, .spt = attention_samples_per_tile(B, T)};
+    parallel_tiles((B + j.spt - 1) / j.spt, attention_module_tile, &j);
+}
+
+// --- element-wise ------------------------------------------------------------------
+
+#define LN_ROWS 64         // LayerNorm rows per tile
+#define GELU_ELEMENTS 16384
+
+// One argument block for the element-wise wrappers; each uses the fields it needs.
+typedef struct {
+    float *out, *out2, *out3, *out4, *out5;
+    const float *in, *in2, *in3, *in4, *in5;
     int N, C, B, T, D, stride;
     float eps;
 } Args;
 
-// Offset pointer that stays NULL for optional outputs (frozen gradients).
+// Offset pointer that stays NULL for optional outputs (frozen gradients, unsaved activations).
 #define AT(p, k) ((p) ? (p) + (k) : NULL)
 
 static void ln_fwd_range(void *v, long b, long e) {
@@ -29,7 +253,7 @@ static void ln_fwd_range(void *v, long b, long e) {
 
 void layernorm_forward_par(float *out, float *mean, float *rstd, const float *in, int N, int C, float eps) {
     Args a = {.out = out, .out2 = mean, .out3 = rstd, .in = in, .N = N, .C = C, .eps = eps};
-    parallel_for(N, MIN_ROWS, ln_fwd_range, &a);
+    parallel_for(N, LN_ROWS, ln_fwd_range, &a);
 }
 
 static void ln_bwd_range(void *v, long b, long e) {
@@ -41,7 +265,39 @@ static void ln_bwd_range(void *v, long b, long e) {
 void layernorm_backward_par(float *din, const float *dout, const float *in, const float *mean, const float *rstd,
                             int N, int C) {
     Args a = {.out = din, .in = dout, .in2 = in, .in3 = mean, .in4 = rstd, .N = N, .C = C};
-    parallel_for(N, MIN_ROWS, ln_bwd_range, &a);
+    parallel_for(N, LN_ROWS, ln_bwd_range, &a);
+}
+
+static void ln_mod_range(void *v, long b, long e) {
+    Args *a = v;
+    long row = (long)a->T * a->D, s = a->stride, bt = b * a->T;
+    layernorm_modulate_forward(a->out + b * row, AT(a->out2, b * row), AT(a->out3, bt), AT(a->out4, bt),
+                               a->in + b * row, a->in2 + b * s, a->in3 + b * s, (int)(e - b), a->T, a->D, a->stride,
+                               a->eps);
+}
+
+void layernorm_modulate_forward_par(float *z, float *ln, float *mean, float *rstd, const float *in,
+                                    const float *shift, const float *scale, int B, int T, int D, int mod_stride,
+                                    float eps) {
+    Args a = {.out = z, .out2 = ln, .out3 = mean, .out4 = rstd, .in = in, .in2 = shift, .in3 = scale, .B = B,
+              .T = T, .D = D, .stride = mod_stride, .eps = eps};
+    parallel_for(B, 1, ln_mod_range, &a);
+}
+
+static void res_ln_mod_range(void *v, long b, long e) {
+    Args *a = v;
+    long row = (long)a->T * a->D, s = a->stride, bt = b * a->T;
+    residual_layernorm_modulate_forward(a->out + b * row, a->out2 + b * row, AT(a->out3, b * row), AT(a->out4, bt),
+                                        AT(a->out5, bt), a->in + b * row, a->in2 + b * s, a->in3 + b * row,
+                                        a->in4 + b * s, a->in5 + b * s, (int)(e - b), a->T, a->D, a->stride, a->eps);
+}
+
+void residual_layernorm_modulate_forward_par(float *xout, float *z, float *ln, float *mean, float *rstd,
+                                             const float *xin, const float *gate, const float *y, const float *shift,
+                                             const float *scale, int B, int T, int D, int mod_stride, float eps) {
+    Args a = {.out = xout, .out2 = z, .out3 = ln, .out4 = mean, .out5 = rstd, .in = xin, .in2 = gate, .in3 = y,
+              .in4 = shift, .in5 = scale, .B = B, .T = T, .D = D, .stride = mod_stride, .eps = eps};
+    parallel_for(B, 1, res_ln_mod_range, &a);
 }
 
 static void mod_fwd_range(void *v, long b, long e) {
@@ -54,7 +310,7 @@ static void mod_fwd_range(void *v, long b, long e) {
 void modulate_forward_par(float *out, const float *in, const float *shift, const float *scale, int B, int T, int D,
                           int mod_stride) {
     Args a = {.out = out, .in = in, .in2 = shift, .in3 = scale, .B = B, .T = T, .D = D, .stride = mod_stride};
-    parallel_for(B, MIN_SAMPLES, mod_fwd_range, &a);
+    parallel_for(B, 1, mod_fwd_range, &a);
 }
 
 static void mod_bwd_range(void *v, long b, long e) {
@@ -68,7 +324,7 @@ void modulate_backward_par(float *din, float *dshift, float *dscale, const float
                            const float *scale, int B, int T, int D, int mod_stride) {
     Args a = {.out = din, .out2 = dshift, .out3 = dscale, .in = dout, .in2 = in, .in3 = scale, .B = B, .T = T,
               .D = D, .stride = mod_stride};
-    parallel_for(B, MIN_SAMPLES, mod_bwd_range, &a);
+    parallel_for(B, 1, mod_bwd_range, &a);
 }
 
 static void gate_fwd_range(void *v, long b, long e) {
@@ -79,7 +335,7 @@ static void gate_fwd_range(void *v, long b, long e) {
 
 void gated_residual_forward_par(float *x, const float *gate, const float *y, int B, int T, int D, int mod_stride) {
     Args a = {.out = x, .in = gate, .in2 = y, .B = B, .T = T, .D = D, .stride = mod_stride};
-    parallel_for(B, MIN_SAMPLES, gate_fwd_range, &a);
+    parallel_for(B, 1, gate_fwd_range, &a);
 }
 
 static void gate_bwd_range(void *v, long b, long e) {
@@ -93,7 +349,7 @@ void gated_residual_backward_par(float *dy, float *dgate, const float *dx, const
                                  int T, int D, int mod_stride) {
     Args a = {.out = dy, .out2 = dgate, .in = dx, .in2 = y, .in3 = gate, .B = B, .T = T, .D = D,
               .stride = mod_stride};
-    parallel_for(B, MIN_SAMPLES, gate_bwd_range, &a);
+    parallel_for(B, 1, gate_bwd_range, &a);
 }
 
 static void gelu_fwd_range(void *v, long b, long e) {
@@ -103,7 +359,7 @@ static void gelu_fwd_range(void *v, long b, long e) {
 
 void gelu_tanh_forward_par(float *out, const float *in, long n) {
     Args a = {.out = out, .in = in};
-    parallel_for(n, MIN_ELEMENTS, gelu_fwd_range, &a);
+    parallel_for(n, GELU_ELEMENTS, gelu_fwd_range, &a);
 }
 
 static void gelu_bwd_range(void *v, long b, long e) {
@@ -113,5 +369,5 @@ static void gelu_bwd_range(void *v, long b, long e) {
 
 void gelu_tanh_backward_par(float *din, const float *dout, const float *in, long n) {
     Args a = {.out = din, .in = dout, .in2 = in};
-    parallel_for(n, MIN_ELEMENTS, gelu_bwd_range, &a);
+    parallel_for(n, GELU_ELEMENTS, gelu_bwd_range, &a);
 }

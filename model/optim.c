@@ -31,3 +31,11 @@ void adamw_update(float *params, float *m, float *v, const float *grads, long n,
 void ema_update(float *ema, const float *params, long n, double decay) {
     for (long i = 0; i < n; i++) ema[i] = (float)(decay * ema[i] + (1.0 - decay) * params[i]);
 }
+
+double lr_schedule_at(const LrSchedule *s, long step) {
+    if (step + 1 < s->warmup) return s->lr * ((double)(step + 1) / (double)s->warmup);
+    if (s->decay == LR_DECAY_NONE || step < s->warmup) return s->lr;
+    long span = s->total - s->warmup > 0 ? s->total - s->warmup : 1;
+    double t = (double)(step - s->warmup) / (double)span;
+    return s->lr * 0.5 * (1.0 + cos(3.14159265358979323846 * t));
+}

@@ -16,3 +16,19 @@ void adamw_update(float *params, float *m, float *v, const float *grads, long n,
 
 // ema = decay * ema + (1 - decay) * params
 void ema_update(float *ema, const float *params, long n, double decay);
+
+// Learning-rate schedule of a run of `total` optimizer steps: a linear warm-up
+// over the first `warmup` steps, lr * (s + 1) / warmup at 0-based step s
+// (computed as lr * ((s + 1) / warmup), so the last warm-up step gives exactly
+// lr), then constant or a cosine decay to 0 over the remaining steps:
+// lr * (1 + cos(pi * (s - warmup) / (total - warmup))) / 2. Shared by DiT and
+// classifier training.
+typedef enum { LR_DECAY_NONE = 0, LR_DECAY_COSINE = 1 } LrDecay;
+typedef struct {
+    double lr;      // peak learning rate
+    long warmup;    // warm-up steps (0 = none)
+    LrDecay decay;
+    long total;     // steps of the whole schedule (cosine only)
+} LrSchedule;
+
+double lr_schedule_at(const LrSchedule *s, long step);

@@ -39,6 +39,7 @@ int sampler_init(Sampler *s, DitModel *m, const Diffusion *d, const SamplerOptio
     if (opt->kind != SAMPLER_DDIM && opt->kind != SAMPLER_DDPM)
         return lz_fail(err, "sampler: unknown sampler kind %d", (int)opt->kind);
     if (!(opt->eta >= 0) || !isfinite(opt->eta)) return lz_fail(err, "sampler: eta %g must be >= 0", (double)opt->eta);
+    if (opt->sample_offset < 0) return lz_fail(err, "sampler: sample offset %ld must be >= 0", opt->sample_offset);
     if (opt->guide_channels < 0)
         return lz_fail(err, "sampler: guide_channels %d must be >= 0 (0 = default)", opt->guide_channels);
     if (opt->kind == SAMPLER_DDPM) {
@@ -228,7 +229,7 @@ int sampler_run(Sampler *s, float *out, const int *labels, long N, const float *
             }
         } else {
             for (int r = 0; r < rows; r++) {
-                rng_seed(&s->rngs[r], rng_sample_seed(o->seed, i0 + r));
+                rng_seed(&s->rngs[r], rng_sample_seed(o->seed, o->sample_offset + i0 + r));
                 rng_randn(&s->rngs[r], s->x + r * s->img, s->img);
             }
         }

@@ -53,9 +53,18 @@ typedef struct {
     DiffVarType var;     // DDPM variance: must be LEARNED_RANGE iff the model has learn_sigma
     int batch;           // samples per chunk (model rows are 2*batch under guidance)
     uint64_t seed;       // run seed (see the noise rules above)
+    long sample_offset;  // per-sample seeds: sample i starts from rng_sample_seed(seed, sample_offset + i)
+                         // (0 normally; calibration runs use SAMPLER_CALIBRATION_OFFSET); ignored with given noise
     int progress;        // draw a progress bar on stderr if it is a terminal
     Policy *policy;      // borrowed, already policy_init'ed; NULL = compute every module (plain DDIM/DDPM)
 } SamplerOptions;
+
+// Calibration runs (lazydit calibrate, threshold calibration of learned
+// gates) draw their initial noise from per-sample seed indices 2^31 + i of the
+// run seed. Evaluation runs use indices below 2^31, and rng_sample_seed is a
+// bijection of (base(seed) + index) mod 2^32, so for the same run seed the
+// two sets of samples never share an initial noise.
+#define SAMPLER_CALIBRATION_OFFSET (1L << 31)
 
 // Defaults of LazyDiT's evaluation: DDIM, eta 0, no clipping, cfg 1.5,
 // default guide channels, the official variance type for the model, seed 0.

@@ -277,6 +277,22 @@ static void test_xent(void) {
         fd[i] = (lp - lm) / (2.0 * eps);
     }
     check_grad("softmax xent backward vs fd", dz, fd, B * K, 2e-3, 2e-4);
+
+    // cls_softmax: the probabilities of the cross-entropy, in place as well;
+    // rows sum to 1 and the large logit's row is nearly one-hot
+    float q[B * K], r[B * K];
+    cls_softmax_xent_forward(l, p, z, lab, B, K);
+    cls_softmax(q, z, B, K);
+    memcpy(r, z, sizeof r);
+    cls_softmax(r, r, B, K);
+    double s1 = 0;
+    for (int k = 0; k < K; k++) s1 += q[K + k];
+    TEST_CHECK(!memcmp(q, p, sizeof q) && !memcmp(r, p, sizeof r) && fabs(s1 - 1) < 1e-6 && q[K + 1] > 0.999f,
+               "cls_softmax equals the cross-entropy's probabilities (also in place)", "row sum %g", s1);
+    float ties[5] = {1, 3, 3, -2, 3}, nan_first[3] = {NAN, 5, 1};
+    TEST_CHECK(cls_argmax(ties, 5) == 1 && cls_argmax(z + K, K) == 1 && cls_argmax(nan_first, 3) == 0,
+               "cls_argmax: first index on ties, a leading NaN stays (class consistency rejects NaN first)", "%d %d %d",
+               cls_argmax(ties, 5), cls_argmax(z + K, K), cls_argmax(nan_first, 3));
 }
 
 // ---- whole network ----

@@ -542,6 +542,47 @@ static void test_respacing_facts(void) {
     diffusion_free(&base);
 }
 
+// The schedule a checkpoint records (metadata text) and what a sampler builds from it.
+static void test_schedule_meta(void) {
+    LzError err = {{0}};
+    DiffusionSchedule s;
+    int rc = diffusion_schedule_from_meta(&s, NULL, NULL, "w.safetensors", &err);
+    TEST_CHECK(rc == 0 && !strcmp(s.name, "linear") && s.steps == 1000,
+               "schedule metadata: none = the official linear 1000 steps", "%d %s %d", rc, s.name, s.steps);
+    rc = diffusion_schedule_from_meta(&s, "cosine", "500", "w.safetensors", &err);
+    TEST_CHECK(rc == 0 && !strcmp(s.name, "cosine") && s.steps == 500, "schedule metadata: cosine 500 read back",
+               "%d %s %d", rc, s.name, s.steps);
+    rc = diffusion_schedule_from_meta(&s, NULL, "250", "w.safetensors", &err);
+    TEST_CHECK(rc == 0 && !strcmp(s.name, "linear") && s.steps == 250, "schedule metadata: steps alone keep the linear default",
+               "%d %s %d", rc, s.name, s.steps);
+    const char *bad[][3] = {{"quadratic", NULL, "unknown diffusion schedule 'quadratic'"},
+                            {"", NULL, "unknown diffusion schedule ''"},
+                            {NULL, "1000x", "diffusion_steps '1000x'"},
+                            {NULL, "0", "diffusion_steps '0'"},
+                            {NULL, "", "diffusion_steps ''"}};
+    for (int i = 0; i < 5; i++) {
+        err.msg[0] = 0;
+        rc = diffusion_schedule_from_meta(&s, bad[i][0], bad[i][1], "w.safetensors", &err);
+        char name[160];
+        snprintf(name, sizeof name, "schedule metadata error: %s", bad[i][2]);
+        TEST_CHECK(rc != 0 && strstr(err.msg, bad[i][2]) && strstr(err.msg, "w.safetensors"), name, "%d '%.400s'", rc,
+                   err.msg);
+    }
+    // diffusion_create_for = diffusion_create with the resolved schedule ({"", 0} is the default)
+    Diffusion a, b;
+    DiffusionSchedule zero;
+    memset(&zero, 0, sizeof zero);
+    CHECK(diffusion_create_for(&a, &zero, "50", &err) == 0, "%s", err.msg);
+    CHECK(diffusion_create(&b, "linear", 1000, "50", &err) == 0, "%s", err.msg);
+    int same = a.num_steps == b.num_steps && a.base_steps == b.base_steps;
+    for (int i = 0; same && i < a.num_steps; i++)
+        same = a.alphas_cumprod[i] == b.alphas_cumprod[i] && a.timestep_map[i] == b.timestep_map[i];
+    TEST_CHECK(same, "diffusion_create_for of the zero schedule = diffusion_create(linear, 1000)", "steps %d %d",
+               a.num_steps, b.num_steps);
+    diffusion_free(&a);
+    diffusion_free(&b);
+}
+
 int main(void) {
     char *text = golden_read_text(GOLDEN);
     cJSON *doc = cJSON_Parse(text);
@@ -551,6 +592,7 @@ int main(void) {
            tables_total, tables_worst_ulp);
     test_errors(doc);
     test_respacing_facts();
+    test_schedule_meta();
     test_steps(doc);
     cJSON_Delete(doc);
     free(text);

@@ -300,6 +300,178 @@ static void test_whole_model_fd(void) {
     dit_free(&m);
 }
 
+// --- the gradient hook of the backward pass -----------------------------------
+//
+// A LazyDiT-style soft blend on every module of every block: with the gate
+// logit a_b = sum_{t,d} Z[b,t,d] w[d] of the module's modulated input and
+// s_b = sigmoid(a_b), the module output becomes y' = (1 - s_b) y + s_b c for a
+// constant "cache" c. The forward applies it in a fill hook (DitHooks); the
+// backward hook (DitBackwardHooks) receives dL/dy' and must
+//   scale dy:   dL/dy = (1 - s) dL/dy'
+//   add into dz: dL/dZ += s (1 - s) (sum_{t,d} dL/dy' (c - y)) w     (per token)
+// and accumulate dL/dw = s (1 - s) (sum dL/dy' (c - y)) sum_t Z. dL/dw and
+// dL/dx (x the input image, through every block, the blends included) are
+// checked against central differences of L = <out, R>. Tolerance
+// |fd - analytic| <= 5e-3 + 3e-2 |fd| with h = 1e-2, the whole-model check's:
+// the float32 forward's rounding is ~1e-7 |L| / h and the O(h^2) truncation
+// is ~1e-5 here, while a missing term is O(0.1) (the test also checks that
+// dropping the dz term or the dy scaling breaks the match).
+
+enum { BL_L = 2, BL_B = 3, BL_T = 4, BL_D = 12 };
+
+typedef struct {
+    float w[BL_L][2][BL_D];               // gate weights (the learnable part)
+    float cache[BL_L][2][BL_T * BL_D];    // the constant c, shared by the rows
+    float s[BL_L][2][BL_B];               // sigmoid per row, saved by the forward
+    float y[BL_L][2][BL_B * BL_T * BL_D]; // module outputs before the blend
+    float z[BL_L][2][BL_B * BL_T * BL_D]; // modulated inputs
+    double dw[BL_L][2][BL_D];             // accumulated by the backward hook
+    int drop_dz, drop_scale;              // deliberately broken variants
+} Blend;
+
+static void blend_fill(void *ctx, DitModuleView *v) {
+    Blend *h = ctx;
+    int l = v->layer, mo = v->module;
+    long row = (long)v->T * v->D;
+    for (int b = 0; b < v->B; b++) {
+        const float *z = v->z + b * row;
+        double a = 0;
+        for (long i = 0; i < row; i++) a += (double)z[i] * h->w[l][mo][i % v->D];
+        float s = (float)(1.0 / (1.0 + exp(-a)));
+        h->s[l][mo][b] = s;
+        memcpy(h->z[l][mo] + b * row, z, sizeof(float) * row);
+        memcpy(h->y[l][mo] + b * row, v->y + b * row, sizeof(float) * row);
+        for (long i = 0; i < row; i++) v->y[b * row + i] = (1 - s) * v->y[b * row + i] + s * h->cache[l][mo][i];
+    }
+}
+
+static void blend_grad(void *ctx, int l, DitModule mo, float *dy, float *dz, int B) {
+    Blend *h = ctx;
+    long row = (long)BL_T * BL_D;
+    for (int b = 0; b < B; b++) {
+        float s = h->s[l][mo][b];
+        const float *y = h->y[l][mo] + b * row, *z = h->z[l][mo] + b * row, *c = h->cache[l][mo];
+        float *g = dy + b * row;
+        double ds = 0;
+        for (long i = 0; i < row; i++) ds += (double)g[i] * (c[i] - y[i]);
+        double da = ds * s * (1 - s);
+        for (long i = 0; i < row; i++) {
+            h->dw[l][mo][i % BL_D] += da * z[i];
+            if (!h->drop_dz) dz[b * row + i] += (float)(da * h->w[l][mo][i % BL_D]);
+            if (!h->drop_scale) g[i] *= 1 - s;
+        }
+    }
+}
+
+typedef struct {
+    DitModel *m;
+    const float *x, *t;
+    const int *y;
+    const DitHooks *hooks;
+} BlendCtx;
+static double blend_loss(BlendCtx *c, const float *R, long nout) {
+    dit_forward(c->m, c->x, c->t, c->y, BL_B, NULL, c->hooks);
+    return dot(c->m->acts.out, R, nout);
+}
+
+// Central differences (h = 1e-2) of the loss in each of the n values v,
+// against `analytic`; returns the number outside the tolerance and describes
+// the first in `first`.
+static int blend_fd(BlendCtx *bc, const float *R, long nout, float *v, const double *analytic, int n, const char *name,
+                    char *first, size_t len) {
+    const double hstep = 1e-2;
+    int bad = 0;
+    first[0] = 0;
+    for (int i = 0; i < n; i++) {
+        float keep = v[i];
+        v[i] = keep + (float)hstep;
+        double lp = blend_loss(bc, R, nout);
+        v[i] = keep - (float)hstep;
+        double lm = blend_loss(bc, R, nout);
+        v[i] = keep;
+        double fd = (lp - lm) / (2 * hstep);
+        if (fabs(fd - analytic[i]) > 5e-3 + 3e-2 * fabs(fd) && !bad++)
+            snprintf(first, len, "%s[%d]: analytic %.6g, finite difference %.6g", name, i, analytic[i], fd);
+    }
+    return bad;
+}
+
+// Analytic dL/dw and dL/dx with the hook as configured in h.
+static void blend_analytic(DitModel *m, DitGrads *g, Blend *h, BlendCtx *bc, const float *R, double *dw, float *dx) {
+    const DitConfig *c = &m->cfg;
+    int T = dit_tokens(c), D = c->hidden;
+    memset(h->dw, 0, sizeof h->dw);
+    dit_forward(m, bc->x, bc->t, bc->y, BL_B, NULL, bc->hooks);
+    dit_grads_zero_params(g, m);
+    DitBackwardHooks bh = {h, blend_grad};
+    dit_backward(m, g, R, bc->y, BL_B, &bh);
+    memcpy(dw, h->dw, sizeof h->dw);
+    // dL/dx: g->dres is dL/d(embedded tokens); back through the patch embedding
+    float dpatch[BL_B * BL_T * 32];
+    memset(dpatch, 0, sizeof dpatch);
+    linear_backward(dpatch, NULL, NULL, g->dres, m->acts.patches, m->params.x_embed_w, BL_B * T, dit_patch_dim(c), D);
+    memset(dx, 0, sizeof(float) * BL_B * c->in_channels * c->input_size * c->input_size);
+    patchify_backward(dx, dpatch, BL_B, c->in_channels, c->input_size, c->input_size, c->patch);
+}
+
+static void test_module_grad_hook(void) {
+    DitConfig cfg = {.input_size = 8, .patch = 4, .in_channels = 2, .hidden = BL_D, .depth = BL_L, .heads = 2,
+                     .num_classes = 3, .learn_sigma = 1, .mlp_hidden = 48, .freq_dim = 16};
+    CHECK(dit_tokens(&cfg) == BL_T && dit_patch_dim(&cfg) == 32, "blend test sizes");
+    float *params = lz_malloc(sizeof(float) * dit_param_count(&cfg), "params");
+    dit_init_random(params, &cfg, 23);
+    DitModel m;
+    dit_build(&m, &cfg, params, BL_B, 1);
+    DitGrads g;
+    dit_grads_build(&g, &m, 0);  // frozen DiT, as in gate training
+    static Blend h;
+    memset(&h, 0, sizeof h);
+    randn(&h.w[0][0][0], BL_L * 2 * BL_D, 0.1);
+    randn(&h.cache[0][0][0], BL_L * 2 * BL_T * BL_D, 1);
+    DitHooks hooks = {.ctx = &h, .fill = blend_fill};
+    enum { NX = BL_B * 2 * 64, NOUT = BL_B * 4 * 64 };
+    float x[NX], t[BL_B] = {10, 500, 990}, R[NOUT], dx[NX];
+    int y[BL_B] = {0, 1, 3};
+    randn(x, NX, 1);
+    randn(R, NOUT, 1);
+    BlendCtx bc = {&m, x, t, y, &hooks};
+    static double dw[BL_L][2][BL_D];
+    blend_analytic(&m, &g, &h, &bc, R, &dw[0][0][0], dx);
+    double smin = 1, smax = 0;
+    for (int i = 0; i < BL_L * 2 * BL_B; i++) {
+        double s = (&h.s[0][0][0])[i];
+        smin = s < smin ? s : smin, smax = s > smax ? s : smax;
+    }
+    printf("# blend gates s in [%.3f, %.3f]\n", smin, smax);
+
+    double dxd[NX];
+    for (int i = 0; i < NX; i++) dxd[i] = dx[i];
+    char first[200];
+    int bad = blend_fd(&bc, R, NOUT, &h.w[0][0][0], &dw[0][0][0], BL_L * 2 * BL_D, "w", first, sizeof first);
+    TEST_CHECK(bad == 0, "gradient hook: dL/dw of a soft blend gate matches central differences (every w)",
+               "%d of %d; first %s", bad, BL_L * 2 * BL_D, first);
+    bad = blend_fd(&bc, R, NOUT, x, dxd, NX, "x", first, sizeof first);
+    TEST_CHECK(bad == 0, "gradient hook: dL/dx through blended blocks matches central differences (every pixel)",
+               "%d of %d; first %s", bad, NX, first);
+
+    // The check can fail: without the dz term or without scaling dy the input
+    // gradient is wrong by far more than the tolerance.
+    float dx_broken[NX];
+    double dw_broken[BL_L][2][BL_D];
+    for (int variant = 0; variant < 2; variant++) {
+        h.drop_dz = variant == 0, h.drop_scale = variant == 1;
+        blend_analytic(&m, &g, &h, &bc, R, &dw_broken[0][0][0], dx_broken);
+        double diff = 0;
+        for (int i = 0; i < NX; i++) diff = fmax(diff, fabs(dx_broken[i] - dx[i]) - (5e-3 + 3e-2 * fabs(dx[i])));
+        TEST_CHECK(diff > 0, variant == 0 ? "gradient hook: dropping the dz term is detected by the dL/dx check"
+                                          : "gradient hook: not scaling dy is detected by the dL/dx check",
+                   "max excess %g", diff);
+    }
+    h.drop_dz = h.drop_scale = 0;
+    dit_grads_free(&g);
+    dit_free(&m);
+}
+
 static void test_against_pytorch(void) {
     DitModel m;
     test_load_dit(&m, "tests/ref/golden/dit_c.safetensors", 2, 1);
@@ -346,6 +518,7 @@ int main(void) {
     test_attention();
     test_patch_backward();
     test_whole_model_fd();
+    test_module_grad_hook();
     test_against_pytorch();
     return test_finish();
 }

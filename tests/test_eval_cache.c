@@ -17,7 +17,8 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
-#include "analysis/image_metrics.h"
+#include "analysis/eval_job.h"
+#include "model/io/image.h"
 #include "model/base/prng.h"
 #include "tests/file_util.h"
 #include "tests/test.h"
@@ -316,6 +317,102 @@ static void test_fidelity_and_errors(const Dataset *te) {
     classifier_free(m);
 }
 
+// Writes images (n, 28, 28) in [-1, 1] (from 8-bit data) and labels as an
+// MNIST-layout test split (t10k-*-ubyte, plain IDX) into dir.
+static void write_idx_split(const char *dir, const Dataset *d, long n) {
+    char path[1400];
+    unsigned char head[16] = {0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28};
+    head[4] = (unsigned char)(n >> 24), head[5] = (unsigned char)(n >> 16), head[6] = (unsigned char)(n >> 8),
+    head[7] = (unsigned char)n;
+    unsigned char *buf = malloc(16 + (size_t)n * 784);
+    memcpy(buf, head, 16);
+    for (long i = 0; i < n * 784; i++) buf[16 + i] = image_u8_from_pixel(d->images[i]);
+    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte", dir);
+    CHECK(file_write_bytes(path, buf, 16 + (size_t)n * 784) == 0, "write %s", path);
+    buf[3] = 1;  // labels: magic 0x00000801, one dimension
+    for (long i = 0; i < n; i++) buf[8 + i] = (unsigned char)d->labels[i];
+    snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte", dir);
+    CHECK(file_write_bytes(path, buf, 8 + (size_t)n) == 0, "write %s", path);
+    free(buf);
+}
+
+// The evaluation job (analysis/eval_job.h) against the pieces it is made of:
+// its reference is the one refstats_get builds from the same images; by
+// default it scores the 8-bit form of the images (so 8-bit data scores the
+// same with and without rounding, and float images score like their
+// image_quantize_u8 copy); one job scores several sets with one reference;
+// non-finite pixels are an error before any rounding.
+static void test_eval_job(const Dataset *te) {
+    LzError err = {{0}};
+    const char *dir = test_path("jobref");
+    mkdir(dir, 0755);
+    Dataset ref = subset(te, 0, REF_N);
+    write_idx_split(dir, &ref, REF_N);
+    EvalJobOptions o = eval_job_default_options();
+    o.classifier = CLASSIFIER_PATH;
+    o.cache_dir = NULL;
+    o.reference_dir = dir;
+    o.metrics.kid_subsets = 5;
+    EvalJob job;
+    if (!test_check(eval_job_open(&job, &o, &err) == 0, "eval job opens the committed classifier", err.msg)) return;
+    RefStats direct;
+    CHECK(refstats_get(&direct, job.classifier, job.classifier_sha, &ref, EVAL_SFID_CHANNELS, NULL, &err) == 0, "%s",
+          err.msg);
+    enum { N = 100 };
+    const long per = 784;
+    const float *x = te->images + 1000 * per;
+    int64_t labels[N];
+    for (int i = 0; i < N; i++) labels[i] = te->labels[1000 + i];
+    EvalResult a, b;
+    int rc = eval_job_score(&job, &a, x, N, labels, NULL, &err);
+    TEST_CHECK(rc == 0 && job.have_reference && refs_identical(&job.ref, &direct),
+               "eval job reference = refstats_get of the same images (IDX split on disk)", "rc %d %.400s", rc, err.msg);
+    rc = rc || image_metrics_compute(&b, job.classifier, &direct, x, N, labels, NULL, &o.metrics, &err);
+    TEST_CHECK(rc == 0 && a.fid == b.fid && a.sfid == b.sfid && a.kid.mean == b.kid.mean && a.is_mean == b.is_mean &&
+                   a.pr.precision == b.pr.precision && a.class_consistency == b.class_consistency,
+               "8-bit data: the job's rounded scoring equals the unrounded metrics exactly", "fid %.17g vs %.17g",
+               a.fid, b.fid);
+    float *noisy = malloc(sizeof(float) * N * per), *rounded = malloc(sizeof(float) * N * per);
+    Prng g;
+    prng_seed(&g, 5);
+    for (long i = 0; i < N * per; i++) noisy[i] = (float)(x[i] + 0.05 * prng_normal(&g));  // some beyond [-1, 1]
+    memcpy(rounded, noisy, sizeof(float) * N * per);
+    image_quantize_u8(rounded, N * per);
+    EvalResult c, d, e;
+    rc = eval_job_score(&job, &c, noisy, N, NULL, x, &err) ||
+         image_metrics_compute(&d, job.classifier, &direct, rounded, N, NULL, x, &o.metrics, &err) ||
+         image_metrics_compute(&e, job.classifier, &direct, noisy, N, NULL, x, &o.metrics, &err);
+    TEST_CHECK(rc == 0 && c.fid == d.fid && c.sfid == d.sfid && c.fidelity.psnr_mean == d.fidelity.psnr_mean &&
+                   c.fid != e.fid,
+               "float images: the job scores their image_quantize_u8 copy (features and PSNR), not the floats",
+               "fid %.17g vs rounded %.17g vs floats %.17g", c.fid, d.fid, e.fid);
+    printf("# eval job, noisy copy: fid %.4f rounded, %.4f unrounded; psnr %.3f / %.3f dB\n", c.fid, e.fid,
+           c.fidelity.psnr_mean, e.fidelity.psnr_mean);
+    job.opt.quantize = false;
+    rc = eval_job_score(&job, &c, noisy, N, NULL, x, &err);
+    TEST_CHECK(rc == 0 && c.fid == e.fid && c.fidelity.psnr_mean == e.fidelity.psnr_mean,
+               "quantize off: the job scores the floats as given", "fid %.17g vs %.17g", c.fid, e.fid);
+    job.opt.quantize = true;
+    noisy[3 * per + 5] = NAN;
+    rc = eval_job_score(&job, &c, noisy, N, NULL, NULL, &err);
+    TEST_CHECK(rc != 0 && strstr(err.msg, "sample 3 pixel 5 is not finite"),
+               "eval job: a non-finite pixel is an error, not rounded away", "rc %d: %.400s", rc, err.msg);
+    rc = eval_job_score(&job, &c, x, 9, NULL, NULL, &err);
+    TEST_CHECK(rc != 0 && strstr(err.msg, "9 samples, need at least 10"), "eval job: too few samples", "%s", err.msg);
+    EvalJob bad;
+    o.metrics.bootstrap = 1;
+    TEST_CHECK(eval_job_open(&bad, &o, &err) != 0 && strstr(err.msg, "bootstrap 1"), "eval job: bootstrap 1 refused",
+               "%s", err.msg);
+    o.metrics.bootstrap = 0;
+    o.sfid_channels = 65;
+    TEST_CHECK(eval_job_open(&bad, &o, &err) != 0 && strstr(err.msg, "65 sFID channels outside 1..64"),
+               "eval job: sFID channels beyond the classifier refused", "%s", err.msg);
+    free(noisy);
+    free(rounded);
+    refstats_free(&direct);
+    eval_job_close(&job);
+}
+
 int main(void) {
     openblas_set_num_threads(2);
     test_dir_make("eval_cache");
@@ -325,6 +422,7 @@ int main(void) {
     if (test_check(dataset_load_dir(&te, NULL, "test", &err) == 0, "load Fashion-MNIST test split", err.msg)) {
         test_cache(&te);
         test_fidelity_and_errors(&te);
+        test_eval_job(&te);
         dataset_free(&te);
     }
     test_dir_remove();

@@ -152,6 +152,36 @@ assert a == b, {k: (a[k], b.get(k)) for k in a if a[k] != b.get(k)}
 done
 [ $same -eq 1 ] && pass eval_cli_layouts_and_dtypes_agree
 
+# ---- 8-bit quantisation (default) against --no-quantize ----
+# Images that came from 8-bit data are unchanged by the rounding: the same
+# numbers either way. Float images are scored as their 8-bit form: eval of
+# noisy.npy equals eval --no-quantize of a copy rounded by numpy (clamp, then
+# floor((v + 1) * 127.5 + 0.5) in float32, back through x / 127.5 - 1).
+"$PY" - "$T" <<'PYEOF'
+import sys, numpy as np
+t = sys.argv[1]
+v = np.load(f"{t}/noisy.npy").astype(np.float32)
+q = np.floor((v + np.float32(1)) * np.float32(127.5) + np.float32(0.5))
+q = np.clip(q, 0, 255).astype(np.uint8)
+np.save(f"{t}/noisy_q.npy", (q / 127.5 - 1).astype(np.float32))
+PYEOF
+qa=$("${EVAL[@]}" --samples "$T/s4.npy" --labels "$T/y.npy" --json 2>/dev/null)
+qb=$("${EVAL[@]}" --samples "$T/s4.npy" --labels "$T/y.npy" --json --no-quantize 2>/dev/null)
+qc=$("${EVAL[@]}" --samples "$T/noisy.npy" --reference "$T/s4.npy" --json 2>/dev/null)
+qd=$("${EVAL[@]}" --samples "$T/noisy_q.npy" --reference "$T/s4.npy" --json --no-quantize 2>/dev/null)
+qe=$("${EVAL[@]}" --samples "$T/noisy.npy" --reference "$T/s4.npy" --json --no-quantize 2>/dev/null)
+if "$PY" - "$qa" "$qb" "$qc" "$qd" "$qe" <<'PYEOF'
+import sys, json
+a, b, c, d, e = (json.loads(x) for x in sys.argv[1:6])
+assert a["quantized"] is True and b["quantized"] is False and c["quantized"] is True and e["quantized"] is False, (a, b)
+for x in (a, b, c, d, e): x.pop("ref_cache"); x.pop("quantized")
+assert a == b, {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+assert c == d, {k: (c[k], d[k]) for k in c if c[k] != d[k]}
+assert c["fid"] != e["fid"] and c["psnr"] != e["psnr"], (c["fid"], e["fid"])
+PYEOF
+then pass eval_cli_quantize_8bit_default_and_no_quantize
+else fail eval_cli_quantize_8bit_default_and_no_quantize "'$qa' '$qb' '$qc' '$qd' '$qe'"; fi
+
 # ---- paired fidelity against a noisy copy; bootstrap intervals ----
 out=$("${EVAL[@]}" --samples "$T/s4.npy" --reference "$T/noisy.npy" --bootstrap 20 --seed 5 --json 2>"$T/err")
 if "$PY" -c '

@@ -362,12 +362,12 @@ static void test_atomic_write(void) {
     TEST_CHECK(dir_count(sub) == 1, "npy_failed_write_leaves_no_temporary", "%d entries in %s", dir_count(sub), sub);
     free(after);
 
-    // The rename fails when the target is a directory: the temporary must go.
+    // A directory target is refused before any temporary is made.
     char dirtarget[1400];
     snprintf(dirtarget, sizeof dirtarget, "%s/adir.npy", sub);
     CHECK(mkdir(dirtarget, 0777) == 0, "cannot create %s", dirtarget);
     rc = npy_write(dirtarget, NPY_F32, 1, s2, old, &err);
-    TEST_CHECK(rc && strstr(err.msg, "rename failed") && dir_count(sub) == 2 && dir_count(dirtarget) == 0,
+    TEST_CHECK(rc && strstr(err.msg, "refusing to replace") && dir_count(sub) == 2 && dir_count(dirtarget) == 0,
                "npy_failed_rename_leaves_no_temporary", "rc %d msg '%.400s', %d entries", rc, err.msg, dir_count(sub));
     rmdir(dirtarget);
 

@@ -1,6 +1,7 @@
 // test_optim.c: AdamW against torch.optim.AdamW (tests/ref/gen_optim_ref.py:
 // 5 steps, weight decay 0.1, gradients from 1e-4 to 10, a zero-gradient step)
 // and hand computations of the first step and of EMA.
+#include <math.h>
 #include <string.h>
 
 #include "model/io/npy.h"
@@ -44,6 +45,21 @@ int main(void) {
     float ema[3] = {1, 2, 3}, par[3] = {3, 2, 1}, ew[3] = {1.2f, 2.0f, 2.8f};
     ema_update(ema, par, 3, 0.9);
     test_close("ema_update by hand", ema, ew, 3, 1e-6, 1e-7);
+    // learning-rate schedule: warm-up ramp, exact peak at its end, cosine to 0
+    LrSchedule ws = {3e-4, 500, LR_DECAY_NONE, 0};
+    int ramp_ok = 1;
+    for (long st = 0; st < 499; st++) ramp_ok &= lr_schedule_at(&ws, st) == 3e-4 * ((double)(st + 1) / 500.0);
+    TEST_CHECK(ramp_ok && lr_schedule_at(&ws, 499) == 3e-4 && lr_schedule_at(&ws, 10000) == 3e-4,
+               "lr schedule: linear warm-up lr * (s + 1) / warmup, then exactly lr (constant)", "step 499: %.17g",
+               lr_schedule_at(&ws, 499));
+    LrSchedule cs = {1e-3, 100, LR_DECAY_COSINE, 1100};
+    double mid = lr_schedule_at(&cs, 600), quarter = lr_schedule_at(&cs, 350), end = lr_schedule_at(&cs, 1099);
+    TEST_CHECK(lr_schedule_at(&cs, 99) == 1e-3 && lr_schedule_at(&cs, 100) == 1e-3 && fabs(mid - 5e-4) < 1e-15 &&
+                   fabs(quarter - 1e-3 * (1 + cos(M_PI / 4)) / 2) < 1e-15 && end > 0 && end < 1e-7,
+               "lr schedule: cosine from lr after the warm-up to ~0 at the last step (half-way lr / 2)",
+               "%.17g %.17g %.17g", mid, quarter, end);
+    LrSchedule none = {1e-3, 0, LR_DECAY_NONE, 0};
+    TEST_CHECK(lr_schedule_at(&none, 0) == 1e-3, "lr schedule: no warm-up starts at lr", "%g", lr_schedule_at(&none, 0));
     free(p);
     free(m);
     free(v);

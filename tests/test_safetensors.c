@@ -348,7 +348,7 @@ static void test_atomic_write(void) {
     snprintf(dirtarget, sizeof dirtarget, "%s/adir.safetensors", sub);
     CHECK(mkdir(dirtarget, 0777) == 0, "cannot create %s", dirtarget);
     rc = st_write(dirtarget, &t_small, 1, NULL, NULL, 0, &err);
-    TEST_CHECK(rc && strstr(err.msg, "rename failed") && dir_count(sub) == 2, "st_failed_rename_leaves_no_temporary",
+    TEST_CHECK(rc && strstr(err.msg, "refusing to replace") && dir_count(sub) == 2, "st_failed_rename_leaves_no_temporary",
                "rc %d msg '%.400s', %d entries", rc, err.msg, dir_count(sub));
     rmdir(dirtarget);
 

@@ -3,8 +3,8 @@
 # synthetic 8x8 images: an interrupted and resumed training ends with the same
 # gate file tensors as an uninterrupted one (and the same loss CSV), the gate
 # file carries the format's metadata, calibration hits a requested lazy ratio
-# within 2 points and records how, the rho search runs, --measure reports the
-# realised ratio, and bad options give one-line errors.
+# within 2 points and records how, the rho search runs, `sample --policy
+# lazydit` reproduces the recorded ratio, and bad options give one-line errors.
 set -u
 source "$(dirname "$0")/shell_lib.sh"
 PY=${PYTHON:-/usr/bin/python3}
@@ -85,11 +85,12 @@ awk -v r="$real" 'BEGIN { exit !(r >= 0.28 && r <= 0.32) }' && [ "$(st_meta "$T/
     [ "$(st_meta "$T/g30.safetensors" calibration_samples)" = 24 ] && [ "$(st_meta "$T/g30.safetensors" calibration_seed)" = 1 ] &&
     pass "calibrate-gates --target-ratio 0.3: realised $real within 2 points, method/target/samples/seed recorded" ||
     fail "calibrate-gates --target-ratio 0.3" "realised $real; $(tail -2 "$T/cal.log")"
-m=$("$LAZYDIT" calibrate-gates --weights "$T/dit.safetensors" --gates "$T/g30.safetensors" --measure --n 24 --seed 1 \
-    --calib-batch 12 2>/dev/null)
-awk -v a="$(echo "$m" | jq .lazy_ratio)" -v b="$real" 'BEGIN { d = a - b; exit !(d < 1e-9 && d > -1e-9) }' &&
-    pass "--measure on the calibration samples reproduces the recorded ratio ($real)" ||
-    fail "--measure reproduces the recorded ratio" "$m vs $real"
+"$LAZYDIT" sample --weights "$T/dit.safetensors" --policy lazydit --gates "$T/g30.safetensors" --steps 6 --n 24 \
+    --seed 1 --batch 12 --quiet --out "$T/m.npy" --json-summary "$T/m.json" >/dev/null 2>"$T/m.log"
+m=$(jq '.lazy_ratio.both' "$T/m.json" 2>/dev/null)
+awk -v a="$m" -v b="$real" 'BEGIN { d = a - b; exit !(a != "" && d < 1e-9 && d > -1e-9) }' &&
+    pass "sample --policy lazydit on the calibration samples reproduces the recorded ratio ($real)" ||
+    fail "sample --policy lazydit reproduces the recorded ratio" "$m vs $real; $(tail -1 "$T/m.log")"
 expect_fail "calibrate-gates: a calibration seed sharing noise with evaluation seed 0 is refused" \
     "share noise with the first 100000 evaluation samples" \
     "$LAZYDIT" calibrate-gates "${C[@]}" --gates "$g" --target-ratio 0.3 --out "$T/x.safetensors" --calib-seed 0
@@ -130,5 +131,5 @@ expect_fail "calibrate-gates: several targets need {r} in --out" "need \\{r\\} i
     "$LAZYDIT" calibrate-gates --gates "$g" --target-ratio 0.2,0.3 --out "$T/x.safetensors"
 expect_fail "calibrate-gates: --gates and --router together are refused" "exactly one of --gates and --router" \
     "$LAZYDIT" calibrate-gates --gates "$g" --router "$r" --target-ratio 0.3 --out "$T/x.safetensors"
-expect_fail "calibrate-gates: a router given as --gates names the file" "router_as_gates|not a gates file" \
-    "$LAZYDIT" calibrate-gates --weights "$T/dit.safetensors" --gates "$r" --measure --n 2
+expect_fail "calibrate-gates: a router given as --gates names the file" "router.safetensors: .*not a gates file" \
+    "$LAZYDIT" calibrate-gates --weights "$T/dit.safetensors" --gates "$r" --target-ratio 0.3 --out "$T/x.safetensors"

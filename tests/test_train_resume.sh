@@ -80,3 +80,31 @@ sed 's/"seed": 7, //' "$T/full.json" >"$T/bad4.json"
 expect_fail "config: missing seed is an error" "missing required key \"seed\"" "$LAZYDIT" train --config "$T/bad4.json"
 sed 's/"heads": 2/"heads": 3/' "$T/full.json" >"$T/bad5.json"
 expect_fail "config: hidden not divisible by heads" "not divisible" "$LAZYDIT" train --config "$T/bad5.json"
+
+# The diffusion schedule travels with the weights: trained with cosine 500,
+# the exported EMA says so, `info` prints it and `sample` uses it (a 600-step
+# run exceeds it). A file with an unknown schedule in its metadata is refused.
+sed -e 's/"seed": 7,/"seed": 7, "diffusion_schedule": "cosine", "diffusion_steps": 500,/' -e 's/"steps": 10,/"steps": 2,/' \
+    "$T/full.json" | sed "s#$T/full#$T/cosine#" >"$T/cosine.json"
+"$LAZYDIT" train --config "$T/cosine.json" 2>"$T/cos.log" || fail "train with a cosine schedule" "$(tail -1 "$T/cos.log")"
+"$LAZYDIT" info "$T/cosine/ema.safetensors" | grep -q "^diffusion       cosine, 500 steps" &&
+    pass "trained schedule (cosine, 500) is in the EMA file's metadata" ||
+    fail "trained schedule in the metadata" "$("$LAZYDIT" info "$T/cosine/ema.safetensors" 2>&1 | grep diffusion)"
+"$LAZYDIT" sample --weights "$T/cosine/ema.safetensors" --n 2 --steps 5 --quiet --out "$T/cos_s.npy" >/dev/null 2>"$T/err" &&
+    pass "sampling reads the schedule back (cosine 500, 5 steps)" || fail "sampling a cosine model" "$(cat "$T/err")"
+expect_fail "sampling respects the model's 500-step schedule" "exceeds the 500-step diffusion schedule" \
+    "$LAZYDIT" sample --weights "$T/cosine/ema.safetensors" --n 2 --steps 600 --out "$T/cos_s.npy"
+"$LAZYDIT" info "$T/full/ema.safetensors" | grep -q "^diffusion       linear, 1000 steps" &&
+    pass "default schedule recorded as linear 1000" || fail "default schedule recorded" "info differs"
+"$PYTHON" - "$T/cosine/ema.safetensors" "$T/quad.safetensors" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+h = json.loads(raw[8:8 + n]); h["__metadata__"]["diffusion_schedule"] = "quadratic"
+hb = json.dumps(h).encode(); hb += b" " * (-len(hb) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(hb)) + hb + raw[8 + n:])
+PY
+expect_fail "an unknown schedule in the metadata is an error" "quad\.safetensors: unknown diffusion schedule 'quadratic'" \
+    "$LAZYDIT" sample --weights "$T/quad.safetensors" --n 2 --steps 5 --out "$T/q.npy"
+sed 's/"seed": 7,/"seed": 7, "diffusion_schedule": "sigmoid",/' "$T/full.json" >"$T/bad6.json"
+expect_fail "config: unknown diffusion schedule" "unknown diffusion schedule 'sigmoid'" "$LAZYDIT" train --config "$T/bad6.json"

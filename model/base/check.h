@@ -1,12 +1,21 @@
 // check.h: always-on checks and error reporting shared by every module.
 //
-// CHECK is for invariants and user errors in command-line code paths: it prints
-// "file:line: message" on one line and exits with status 1. It is never compiled
-// out (no NDEBUG dependence): a wrong shape must stop the run, not corrupt it.
-//
-// Library parsers (npy, safetensors, JSON configs) do not exit; they return a
-// non-zero status and fill an LzError with one line that names the file and the
-// problem, so that tests can check the message and CLIs decide what to do.
+// One error idiom across the project:
+//   * CHECK(cond, ...) is for internal invariants only: a condition that no
+//     input can violate unless the code is wrong (a shape that does not match
+//     the allocation, a batch beyond what was built). It prints
+//     "file:line: message" on one line and exits with status 1. It is never
+//     compiled out (no NDEBUG dependence): a wrong shape must stop the run,
+//     not corrupt it.
+//   * Library code never exits on a user error (a missing or malformed file,
+//     an option out of range, data that does not fit the model): it returns
+//     -1 (or NULL) and fills an LzError with one line that names the file or
+//     the option and the problem, so that tests can check the message and the
+//     caller decides what to do.
+//   * The command line (cli/, see cli/cli_common.h) reports a usage error
+//     (unknown, missing, malformed or conflicting options) through cli_usage,
+//     exit status 2, and every other user error through cli_fail_in, exit
+//     status 1, both as one line "lazydit <command>: <message>".
 #pragma once
 #include <stdarg.h>
 #include <stddef.h>

@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "model/io/file_rules.h"
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -86,8 +89,9 @@ void sha256_hex(const uint8_t d[SHA256_BYTES], char hex[SHA256_HEX_LEN]) {
 }
 
 int sha256_file(const char *path, uint8_t out[SHA256_BYTES], LzError *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return lz_fail(err, "%s: cannot open for hashing: %s", path, strerror(errno));
+    struct stat st;
+    FILE *f = lz_fopen_input(path, &st, err);
+    if (!f) return -1;
     Sha256 s;
     sha256_init(&s);
     uint8_t buf[1 << 16];

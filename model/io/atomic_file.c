@@ -1,3 +1,5 @@
+// atomic_file.c: temporary + fsync + rename (see atomic_file.h); temporaries
+// are named and cleaned by the rules of model/io/file_rules.h.
 #include "model/io/atomic_file.h"
 
 #include <errno.h>
@@ -7,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model/io/file_rules.h"
+
 // Distinguishes temporaries made by concurrent writers in one process; O_EXCL
 // below settles any remaining clash (another process, a stale file).
 static atomic_uint tmp_counter;
@@ -14,11 +18,16 @@ static atomic_uint tmp_counter;
 int atomic_open(AtomicFile *af, const char *path, LzError *err) {
     memset(af, 0, sizeof *af);
     af->path = path;
-    size_t cap = strlen(path) + 64;
-    af->tmp_path = lz_malloc(cap, "temporary file name");
+    // The target itself: never replace a device, a directory or a symlink's target.
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return lz_fail(err, "%s: exists and is not a regular file (%s); refusing to replace it", path,
+                       S_ISLNK(st.st_mode) ? "a symbolic link" : S_ISDIR(st.st_mode) ? "a directory" : "a special file");
+    lz_clean_stale_temps(path);
     int fd = -1, saved = 0;
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(af->tmp_path, cap, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&tmp_counter, 1));
+        free(af->tmp_path);
+        af->tmp_path = lz_temp_name(path, atomic_fetch_add(&tmp_counter, 1));
         // 0666 and the umask give the permissions a plain fopen would have.
         fd = open(af->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         saved = errno;
@@ -69,6 +78,12 @@ int atomic_commit(AtomicFile *af, LzError *err) {
         af->f = NULL;
         if (rc != 0) e = errno, step = "close";
     }
+    // A staged output of the active run keeps its temporary until the run publishes it.
+    if (!e && run_files_take_staged(af->path, af->tmp_path)) {
+        free(af->tmp_path);
+        af->tmp_path = NULL;
+        return 0;
+    }
     if (!e && rename(af->tmp_path, af->path) != 0) e = errno, step = "rename";
     if (e) {
         atomic_abort(af);
@@ -80,20 +95,22 @@ int atomic_commit(AtomicFile *af, LzError *err) {
 }
 
 int lz_mkdir_p(const char *dir, LzError *err) {
-    char path[1024];
     size_t len = strlen(dir);
-    if (len == 0 || len >= sizeof path) return lz_fail(err, "directory name '%s' is empty or too long", dir);
+    if (len == 0) return lz_fail(err, "empty directory name");
+    char *path = lz_malloc(len + 1, "directory name");
     memcpy(path, dir, len + 1);
-    for (size_t i = 1; i <= len; i++) {
+    int rc = 0;
+    for (size_t i = 1; i <= len && !rc; i++) {
         if (path[i] != '/' && path[i] != 0) continue;
         char saved = path[i];
         path[i] = 0;
         if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return lz_fail(err, "%s: cannot create directory: %s", path, strerror(errno));
+            rc = lz_fail(err, "%s: cannot create directory: %s", path, strerror(errno));
         path[i] = saved;
     }
+    free(path);
+    if (rc) return rc;
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return lz_fail(err, "%s: not a directory", dir);
     return 0;
 }
-

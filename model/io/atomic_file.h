@@ -2,7 +2,10 @@
 // directory and renaming it over the target only once everything is written
 // and synced. Readers of `path` therefore see the old file or the complete new
 // one, never a prefix, and a failed write leaves an existing target untouched
-// and no temporary behind. Shared by the .npy and safetensors writers.
+// and no temporary behind. The target must be absent or a regular file (never
+// a device, directory or symbolic link). Inside a run whose outputs are staged
+// (RunFiles in model/io/file_rules.h) the commit hands the temporary to the run,
+// which publishes all outputs together at its end.
 #pragma once
 #include <stdio.h>
 
@@ -10,7 +13,7 @@
 
 typedef struct {
     FILE *f;           // the temporary file, NULL when closed
-    char *tmp_path;    // "<path>.tmp.<pid>.<n>", owned
+    char *tmp_path;    // "<dir>/.<name>.tmp.<pid>.<n>" (model/io/file_rules.h), owned
     const char *path;  // the final name, borrowed from the caller
     int write_errno;   // first failed write's errno (0 if none); later writes are skipped
 } AtomicFile;

@@ -4,7 +4,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "model/io/file_rules.h"
 #include "model/io/idx.h"
+#include "model/io/image.h"
 #include "model/io/npy.h"
 #include "model/base/prng.h"
 
@@ -26,6 +28,11 @@ int dataset_load_idx(Dataset *ds, const char *images_path, const char *labels_pa
         return lz_fail(err, "%s: IDX images must have 3 dimensions (N, H, W), got %d", images_path, im.ndim);
     }
     long n = im.dims[0];
+    if (im.dims[1] > 65536 || im.dims[2] > 65536) {
+        long h = im.dims[1], w = im.dims[2];
+        idx_free(&im);
+        return lz_fail(err, "%s: IDX images of %ldx%ld pixels (at most 65536 per side)", images_path, h, w);
+    }
     int *labels = NULL;
     if (labels_path) {
         IdxArray lb;
@@ -51,7 +58,7 @@ int dataset_load_idx(Dataset *ds, const char *images_path, const char *labels_pa
     ds->w = (int)im.dims[2];
     ds->images = lz_malloc(sizeof(float) * (size_t)im.count, "dataset images");
     // 0..255 -> [-1, 1]: the same affine map as torchvision ToTensor + Normalize(0.5, 0.5).
-    for (long i = 0; i < im.count; i++) ds->images[i] = (float)(im.data[i] / 127.5 - 1.0);
+    image_from_u8(ds->images, im.data, im.count);
     idx_free(&im);
     set_labels(ds, labels);
     snprintf(ds->source, sizeof ds->source, "%s", images_path);
@@ -108,12 +115,12 @@ int dataset_load_npy(Dataset *ds, const char *images_path, const char *labels_pa
         return lz_fail(err, "%s: images must be uint8 (scaled to [-1, 1]) or float (taken as is), got %s", images_path, dn);
     }
     long n = im.shape[0];
-    int c = im.ndim == 4 ? (int)im.shape[1] : 1;
-    int h = (int)im.shape[im.ndim - 2], w = (int)im.shape[im.ndim - 1];
-    if (n <= 0 || c <= 0 || h <= 0 || w <= 0) {
+    long cl = im.ndim == 4 ? im.shape[1] : 1, hl = im.shape[im.ndim - 2], wl = im.shape[im.ndim - 1];
+    if (n <= 0 || cl <= 0 || hl <= 0 || wl <= 0 || cl > 65536 || hl > 65536 || wl > 65536) {
         npy_free(&im);
-        return lz_fail(err, "%s: images have an empty dimension", images_path);
+        return lz_fail(err, "%s: images have an empty dimension or one larger than 65536", images_path);
     }
+    int c = (int)cl, h = (int)hl, w = (int)wl;
     int *labels = NULL;
     if (labels_path) {
         NpyArray lb;
@@ -149,8 +156,7 @@ int dataset_load_npy(Dataset *ds, const char *images_path, const char *labels_pa
     ds->w = w;
     ds->images = lz_malloc(sizeof(float) * (size_t)im.count, "dataset images");
     if (im.dtype == NPY_U8) {
-        const unsigned char *p = im.data;
-        for (long i = 0; i < im.count; i++) ds->images[i] = (float)(p[i] / 127.5 - 1.0);
+        image_from_u8(ds->images, im.data, im.count);
     } else if (im.dtype == NPY_F32) {
         memcpy(ds->images, im.data, sizeof(float) * (size_t)im.count);
     } else {
@@ -158,6 +164,13 @@ int dataset_load_npy(Dataset *ds, const char *images_path, const char *labels_pa
         for (long i = 0; i < im.count; i++) ds->images[i] = (float)p[i];
     }
     npy_free(&im);
+    // Float images are taken as is, so NaN and infinity (also float64 values
+    // beyond float32's range) are refused here rather than poisoning a run.
+    if (lz_check_finite(images_path, "image pixel", ds->images, n * c * h * w, err)) {
+        free(labels);
+        dataset_free(ds);
+        return -1;
+    }
     set_labels(ds, labels);
     snprintf(ds->source, sizeof ds->source, "%s", images_path);
     return 0;

@@ -7,7 +7,8 @@
 //    and "<prefix>-labels-idx1-ubyte[.gz]" with prefix "train" or "t10k"
 //    (split "train" or "test"). Fashion-MNIST's Debian location is the default.
 //  - .npy pairs: images (N, C, H, W) or (N, H, W) as uint8 (scaled like IDX)
-//    or float32/float64 (taken as is, e.g. generated samples); labels (N,) of
+//    or float32/float64 (taken as is, e.g. generated samples; NaN and infinity
+//    are errors); labels (N,) of
 //    any integer dtype in a separate .npy, optional.
 //
 // Shuffling is deterministic: the order of epoch e is a pure function of

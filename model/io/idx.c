@@ -6,7 +6,10 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
+
+#include "model/io/file_rules.h"
 
 // Reads exactly n bytes (n may exceed INT_MAX: gzread takes unsigned chunks).
 // Returns the number of bytes actually read, or -1 on a zlib error.
@@ -30,18 +33,27 @@ static const char *gz_msg(gzFile f) {
     return m && *m ? m : "unknown zlib error";
 }
 
+// deflate cannot expand data by more than about 1032:1, so a gzip file of n
+// bytes holds at most this many: a header that claims more is corrupt, and is
+// refused before anything is allocated.
+#define GZ_MAX_RATIO 1100
+
 int idx_read(const char *path, IdxArray *out, LzError *err) {
     memset(out, 0, sizeof *out);
-    FILE *probe = fopen(path, "rb");
-    if (!probe) return lz_fail(err, "%s: cannot open IDX file: %s", path, strerror(errno));
+    struct stat st;
+    int fd = lz_open_input(path, &st, err);
+    if (fd < 0) return -1;
     unsigned char magic[2] = {0, 0};
-    size_t nmagic = fread(magic, 1, 2, probe);
-    fclose(probe);
+    ssize_t nmagic = pread(fd, magic, 2, 0);
     int gz = nmagic == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     const char *kind = gz ? "gzip IDX file" : "IDX file";
+    const long file_size = (long)st.st_size;
 
-    gzFile f = gzopen(path, "rb");
-    if (!f) return lz_fail(err, "%s: cannot open %s: %s", path, kind, strerror(errno));
+    gzFile f = gzdopen(fd, "rb");  // owns fd from here on
+    if (!f) {
+        close(fd);
+        return lz_fail(err, "%s: cannot open %s: out of memory", path, kind);
+    }
     unsigned char head[4];
     long r = gz_read_all(f, head, 4);
     if (r < 0) {
@@ -87,6 +99,24 @@ int idx_read(const char *path, IdxArray *out, LzError *err) {
         }
         out->dims[d] = v;
         count *= (long)v;
+    }
+    // Sizes come from the file before any allocation: a plain file holds
+    // exactly its data after the header, a gzip file at most GZ_MAX_RATIO times its size.
+    long header = 4 + 4L * ndim;
+    if (!gz && count > file_size - header) {
+        gzclose(f);
+        return lz_fail(err, "%s: %s truncated: header says %ld data bytes, file has %ld", path, kind, count,
+                       file_size - header);
+    }
+    if (!gz && count < file_size - header) {
+        gzclose(f);
+        return lz_fail(err, "%s: %s has %ld trailing bytes after the %ld data bytes the header declares", path, kind,
+                       file_size - header - count, count);
+    }
+    if (gz && count / GZ_MAX_RATIO > file_size) {
+        gzclose(f);
+        return lz_fail(err, "%s: %s header declares %ld data bytes, more than %ld compressed bytes can hold", path, kind,
+                       count, file_size);
     }
     unsigned char *data = lz_malloc((size_t)count, "IDX data");
     r = gz_read_all(f, data, count);

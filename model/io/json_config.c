@@ -4,31 +4,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "model/io/file_rules.h"
 
 char *jc_read_text(const char *path, LzError *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        lz_fail(err, "%s: cannot open config", path);
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > (16L << 20)) {
+    struct stat st;
+    FILE *f = lz_fopen_input(path, &st, err);
+    if (!f) return NULL;
+    // The size comes from fstat (a regular file), checked before the allocation.
+    if (st.st_size > JC_MAX_TEXT) {
         fclose(f);
-        lz_fail(err, "%s: config size %ld is not between 0 and 16 MB", path, n);
+        lz_fail(err, "%s: config is %lld bytes, more than the %d-byte limit", path, (long long)st.st_size, JC_MAX_TEXT);
         return NULL;
     }
-    char *text = lz_malloc((size_t)n + 1, "config text");
-    size_t got = fread(text, 1, (size_t)n, f);
+    size_t n = (size_t)st.st_size;
+    char *text = lz_malloc(n + 1, "config text");
+    size_t got = fread(text, 1, n, f);
+    int bad = ferror(f) || fgetc(f) != EOF;  // the file changed under us
     fclose(f);
     text[got] = 0;
+    const char *problem = bad || got != n ? "changed while being read"
+                          : memchr(text, 0, n) ? "contains a NUL byte"
+                          : !lz_utf8_valid((const unsigned char *)text, n) ? "is not valid UTF-8"
+                                                                           : NULL;
+    if (problem) {
+        free(text);
+        lz_fail(err, "%s: config %s", path, problem);
+        return NULL;
+    }
     return text;
 }
 
-cJSON *jc_load_file(const char *path, LzError *err) {
-    char *text = jc_read_text(path, err);
-    if (!text) return NULL;
+cJSON *jc_parse_text(const char *text, const char *path, LzError *err) {
     size_t got = strlen(text);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
@@ -38,6 +46,13 @@ cJSON *jc_load_file(const char *path, LzError *err) {
         for (long i = 0; i < off && i < (long)got; i++) line += text[i] == '\n';
         lz_fail(err, "%s: invalid JSON near line %d (byte %ld)", path, line, off);
     }
+    return root;
+}
+
+cJSON *jc_load_file(const char *path, LzError *err) {
+    char *text = jc_read_text(path, err);
+    if (!text) return NULL;
+    cJSON *root = jc_parse_text(text, path, err);
     free(text);
     return root;
 }
@@ -50,6 +65,7 @@ static const char *type_name(JcType t) {
     case JC_BOOL: return "true or false";
     case JC_STRING: return "a string";
     case JC_OBJECT: return "an object";
+    case JC_ARRAY: return "an array";
     }
     return "?";
 }
@@ -81,14 +97,19 @@ int jc_read_object(const cJSON *obj, const char *where, const JcField *fields, i
         switch (f->type) {
         case JC_INT:
         case JC_LONG:
-            ok = cJSON_IsNumber(v) && d == floor(d) && fabs(d) < 9.0e15;
+            // Below 2^53 every integer is exact in the double cJSON parsed; at or
+            // above it, "9007199254740993" would silently become ...992.
+            ok = cJSON_IsNumber(v) && d == floor(d) && fabs(d) < 9007199254740992.0;
             break;
-        case JC_DOUBLE: ok = cJSON_IsNumber(v); break;
+        case JC_DOUBLE: ok = cJSON_IsNumber(v) && isfinite(d); break;  // 1e999 parses as inf
         case JC_BOOL: ok = cJSON_IsBool(v); break;
         case JC_STRING: ok = cJSON_IsString(v); break;
         case JC_OBJECT: ok = cJSON_IsObject(v); break;
+        case JC_ARRAY: ok = cJSON_IsArray(v); break;
         }
-        if (!ok) return lz_fail(err, "%s: \"%s\" must be %s", where, f->key, type_name(f->type));
+        if (!ok)
+            return lz_fail(err, "%s: \"%s\" must be %s%s", where, f->key, type_name(f->type),
+                           f->type == JC_INT || f->type == JC_LONG ? " below 2^53" : f->type == JC_DOUBLE ? " (finite)" : "");
         if ((f->type == JC_INT || f->type == JC_LONG || f->type == JC_DOUBLE) && f->min <= f->max &&
             (d < f->min || d > f->max))
             return lz_fail(err, "%s: \"%s\" = %g outside [%g, %g]", where, f->key, d, f->min, f->max);
@@ -100,7 +121,8 @@ int jc_read_object(const cJSON *obj, const char *where, const JcField *fields, i
         case JC_DOUBLE: *(double *)f->value = d; break;
         case JC_BOOL: *(bool *)f->value = cJSON_IsTrue(v); break;
         case JC_STRING: *(const char **)f->value = v->valuestring; break;
-        case JC_OBJECT: *(const cJSON **)f->value = v; break;
+        case JC_OBJECT:
+        case JC_ARRAY: *(const cJSON **)f->value = v; break;
         }
     }
     return 0;

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "model/io/atomic_file.h"
+#include "model/io/file_rules.h"
 
 static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
@@ -123,7 +124,9 @@ static int parse_string(Cursor *c, char *out, size_t cap, const char *what) {
     if (peek(c) != q) return syntax_error(c, "a closing quote");
     size_t len = c->i - start;
     c->i++;
-    if (len >= cap) return lz_fail(c->err, "%s: header string '%.40s...' is too long", c->path, c->s + start);
+    if (len >= cap)
+        return lz_fail(c->err, "%s: header string '%.*s...' is too long", c->path, len < 40 ? (int)len : 40,
+                       c->s + start);
     memcpy(out, c->s + start, len);
     out[len] = 0;
     return 0;
@@ -253,10 +256,8 @@ static int parse_header(const char *path, const char *h, size_t n, int major, Np
 // ---------------------------------------------------------------------------
 // Reading
 
-static int read_file(FILE *f, const char *path, NpyArray *out, LzError *err) {
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) return lz_fail(err, "%s: cannot stat: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return lz_fail(err, "%s: not a regular file", path);
+static int read_file(FILE *f, const struct stat *stp, const char *path, NpyArray *out, LzError *err) {
+    struct stat st = *stp;
     long long size = (long long)st.st_size;
 
     unsigned char pre[12];  // magic, version, header length (2 or 4 bytes)
@@ -275,6 +276,7 @@ static int read_file(FILE *f, const char *path, NpyArray *out, LzError *err) {
     if (data_start > size) return lz_fail(err, "%s: header length %lu exceeds file size %lld", path, hlen, size);
 
     char *header = lz_malloc(hlen + 1, "npy header");
+    header[hlen] = 0;  // messages quote pieces of it with %.40s, which stops at a NUL
     int rc = fread(header, 1, hlen, f) == hlen ? parse_header(path, header, hlen, major, out, err)
                                                 : lz_fail(err, "%s: read failed", path);
     free(header);
@@ -300,9 +302,10 @@ static int read_file(FILE *f, const char *path, NpyArray *out, LzError *err) {
 int npy_read(const char *path, NpyArray *out, LzError *err) {
     memset(out, 0, sizeof *out);
     if (!host_is_little_endian()) return lz_fail(err, "%s: .npy I/O needs a little-endian host", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return lz_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    int rc = read_file(f, path, out, err);
+    struct stat st;
+    FILE *f = lz_fopen_input(path, &st, err);
+    if (!f) return -1;
+    int rc = read_file(f, &st, path, out, err);
     fclose(f);
     if (rc) npy_free(out);
     return rc;

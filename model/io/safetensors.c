@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "model/io/atomic_file.h"
+#include "model/io/file_rules.h"
 
 // The reference implementation's limit: a larger header is corrupt or hostile.
 #define ST_MAX_HEADER 100000000ull
@@ -65,36 +66,6 @@ static float bf16_to_f32(uint16_t h) {
     return f;
 }
 
-// Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-static int utf8_valid(const unsigned char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t len;
-        uint32_t cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            len = 2, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return 0;
-        }
-        if (n - i < len) return 0;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) return 0;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-        i += len;
-    }
-    return 1;
-}
-
 static char *copy_string(const char *s) {
     size_t n = strlen(s) + 1;
     char *p = lz_malloc(n, "safetensors string");
@@ -128,19 +99,40 @@ static int by_offset(const void *a, const void *b) {
 // ---------------------------------------------------------------------------
 // Reading
 
+typedef struct {
+    char *key, *value;
+} MetaPair;
+
+static int by_key(const void *a, const void *b) { return strcmp(((const MetaPair *)a)->key, ((const MetaPair *)b)->key); }
+
+// Keys end up sorted, so duplicates are found in one pass (n log n, not n^2:
+// the header limit allows millions of keys) and st_meta can bisect.
 static int parse_metadata(const char *path, const cJSON *meta, StFile *out, LzError *err) {
     if (!cJSON_IsObject(meta)) return lz_fail(err, "%s: __metadata__ is not a JSON object", path);
     int n = cJSON_GetArraySize(meta);
+    for (const cJSON *kv = meta->child; kv; kv = kv->next)
+        if (!cJSON_IsString(kv)) return lz_fail(err, "%s: __metadata__ value of '%.60s' is not a string", path, kv->string);
+    MetaPair *pairs = lz_calloc((size_t)n, sizeof(MetaPair), "safetensors metadata");
+    int k = 0;
+    for (const cJSON *kv = meta->child; kv; kv = kv->next, k++) {
+        pairs[k].key = kv->string;
+        pairs[k].value = kv->valuestring;
+    }
+    qsort(pairs, (size_t)n, sizeof(MetaPair), by_key);
+    for (int i = 1; i < n; i++)
+        if (!strcmp(pairs[i - 1].key, pairs[i].key)) {
+            int rc = lz_fail(err, "%s: duplicate __metadata__ key '%.60s'", path, pairs[i].key);
+            free(pairs);
+            return rc;
+        }
     out->meta_keys = lz_calloc((size_t)n, sizeof(char *), "safetensors metadata");
     out->meta_values = lz_calloc((size_t)n, sizeof(char *), "safetensors metadata");
-    for (const cJSON *kv = meta->child; kv; kv = kv->next) {
-        if (!cJSON_IsString(kv)) return lz_fail(err, "%s: __metadata__ value of '%s' is not a string", path, kv->string);
-        for (int i = 0; i < out->nmeta; i++)
-            if (!strcmp(out->meta_keys[i], kv->string))
-                return lz_fail(err, "%s: duplicate __metadata__ key '%s'", path, kv->string);
-        out->meta_keys[out->nmeta] = copy_string(kv->string);
-        out->meta_values[out->nmeta++] = copy_string(kv->valuestring);
+    for (int i = 0; i < n; i++) {
+        out->meta_keys[i] = copy_string(pairs[i].key);
+        out->meta_values[i] = copy_string(pairs[i].value);
     }
+    out->nmeta = n;
+    free(pairs);
     return 0;
 }
 
@@ -263,10 +255,8 @@ static int read_data(FILE *f, const char *path, uint64_t data_start, Entry *e, i
     return rc;
 }
 
-static int read_file(FILE *f, const char *path, StFile *out, LzError *err) {
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) return lz_fail(err, "%s: cannot stat: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return lz_fail(err, "%s: not a regular file", path);
+static int read_file(FILE *f, const struct stat *stp, const char *path, StFile *out, LzError *err) {
+    struct stat st = *stp;
     uint64_t size = (uint64_t)st.st_size;
     if (size < 8) return lz_fail(err, "%s: file is %llu bytes, too short for the 8-byte header length", path,
                                  (unsigned long long)size);
@@ -297,7 +287,7 @@ static int read_file(FILE *f, const char *path, StFile *out, LzError *err) {
         lz_fail(err, "%s: header contains a NUL byte", path);
         goto done;
     }
-    if (!utf8_valid((const unsigned char *)text, hlen)) {
+    if (!lz_utf8_valid((const unsigned char *)text, hlen)) {
         lz_fail(err, "%s: header is not valid UTF-8", path);
         goto done;
     }
@@ -350,9 +340,10 @@ done:
 int st_read(const char *path, StFile *out, LzError *err) {
     memset(out, 0, sizeof *out);
     if (!host_is_little_endian()) return lz_fail(err, "%s: safetensors I/O needs a little-endian host", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return lz_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    int rc = read_file(f, path, out, err);
+    struct stat st;
+    FILE *f = lz_fopen_input(path, &st, err);
+    if (!f) return -1;
+    int rc = read_file(f, &st, path, out, err);
     fclose(f);
     if (rc) st_free(out);
     return rc;
@@ -372,8 +363,15 @@ const StTensor *st_find(const StFile *f, const char *name) {
 }
 
 const char *st_meta(const StFile *f, const char *key) {
-    for (int i = 0; i < f->nmeta; i++)
-        if (!strcmp(f->meta_keys[i], key)) return f->meta_values[i];
+    int lo = 0, hi = f->nmeta - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(f->meta_keys[mid], key);
+        if (!c) return f->meta_values[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
     return NULL;
 }
 
@@ -452,7 +450,7 @@ static int write_by_name(const void *a, const void *b) {
 
 static int check_string(const char *path, const char *what, const char *s, LzError *err) {
     if (!s) return lz_fail(err, "%s: %s is NULL", path, what);
-    if (!utf8_valid((const unsigned char *)s, strlen(s))) return lz_fail(err, "%s: %s is not valid UTF-8", path, what);
+    if (!lz_utf8_valid((const unsigned char *)s, strlen(s))) return lz_fail(err, "%s: %s is not valid UTF-8", path, what);
     return 0;
 }
 
@@ -460,12 +458,22 @@ int st_write(const char *path, const StWriteTensor *tensors, int ntensors, const
              const char *const *meta_values, int nmeta, LzError *err) {
     if (!host_is_little_endian()) return lz_fail(err, "%s: safetensors I/O needs a little-endian host", path);
     if (ntensors < 0 || nmeta < 0) return lz_fail(err, "%s: negative tensor or metadata count", path);
-    for (int i = 0; i < nmeta; i++) {
+    for (int i = 0; i < nmeta; i++)
         if (check_string(path, "a metadata key", meta_keys[i], err) ||
             check_string(path, "a metadata value", meta_values[i], err))
             return -1;
-        for (int j = 0; j < i; j++)
-            if (!strcmp(meta_keys[i], meta_keys[j])) return lz_fail(err, "%s: duplicate metadata key '%s'", path, meta_keys[i]);
+    // Duplicates by sorting a copy (n log n: the reader accepts millions of keys, so may the writer).
+    if (nmeta > 1) {
+        MetaPair *sorted = lz_malloc(sizeof(MetaPair) * (size_t)nmeta, "safetensors metadata");
+        for (int i = 0; i < nmeta; i++) sorted[i].key = (char *)meta_keys[i], sorted[i].value = NULL;
+        qsort(sorted, (size_t)nmeta, sizeof(MetaPair), by_key);
+        for (int i = 1; i < nmeta; i++)
+            if (!strcmp(sorted[i - 1].key, sorted[i].key)) {
+                int rc = lz_fail(err, "%s: duplicate metadata key '%.60s'", path, sorted[i].key);
+                free(sorted);
+                return rc;
+            }
+        free(sorted);
     }
 
     // Validate every tensor before creating anything on disk.

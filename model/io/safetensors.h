@@ -3,7 +3,9 @@
 // length against the file size, the JSON, every dtype, shape and
 // data_offsets (inside the data section, consistent with dtype x shape, no
 // overlaps, no gaps, whole data section covered) and converts F32, F16 and
-// BF16 tensors to float32. Writing emits F32, sorted by name, atomically.
+// BF16 tensors to float32 (values are not judged: NaN and infinity are the
+// model loaders' business). Inputs go through model/io/file_rules.h (regular
+// files only, never blocking). Writing emits F32, sorted by name, atomically.
 #pragma once
 #include "model/base/check.h"
 
@@ -22,7 +24,7 @@ typedef struct {
 typedef struct {
     int ntensors;
     StTensor *tensors;
-    int nmeta;           // __metadata__ string map, may be empty
+    int nmeta;           // __metadata__ string map, may be empty; sorted by key
     char **meta_keys;
     char **meta_values;
 } StFile;

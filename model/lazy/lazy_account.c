@@ -87,6 +87,8 @@ LazySummary lazy_account_summary(const LazyAccount *a) {
     s.macs_all = s.macs_linear + attn_run * p.attn_matmul;
     double full_linear = fr * (p.always_linear + a->L * (p.adaln_linear + p.attn_linear + p.mlp_linear));
     s.full_macs_linear = full_linear;
+    s.overhead_macs = a->overhead_macs + (double)a->stack_decisions * p.adaln_linear;
+    s.forward_rows = a->forward_rows;
     s.full_macs_all = full_linear + fr * a->L * p.attn_matmul;
     s.lazy_ratio = s.slots ? (double)s.reused / (double)s.slots : NAN;
     s.lazy_ratio_attn = s.slots_attn ? (double)s.reused_attn / (double)s.slots_attn : NAN;

@@ -48,6 +48,8 @@ typedef struct {
     double macs_linear;     // executed MACs, linear and conv layers only (LazyDiT's TMACs)
     double full_macs_all;   // what the same forwards cost with every module computed
     double full_macs_linear;
+    double overhead_macs;   // of macs_*: decision overhead (gates and routers; the block-0 adaLN of stack decisions)
+    long forward_rows;      // model rows summed over forwards (CFG doubling included)
     double lazy_ratio, lazy_ratio_attn, lazy_ratio_mlp;  // NaN for a run with no slots
     long slots, reused, reused_attn, reused_mlp, slots_attn, slots_mlp, reused_executed;
     double equal_budget_steps;  // K x (1 - lazy_ratio)

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/base/sha256.h"
 #include "model/base/torch_rng.h"
+#include "model/io/file_rules.h"
+#include "model/sample_job.h"
 #include "model/sampler.h"
 
 static int cmp_u64(const void *a, const void *b) {
@@ -48,9 +51,9 @@ int lazy_measure(DitModel *m, const uint8_t *sha, const Diffusion *d, const char
     Policy pol;
     if (policy_create(&pol, name, NULL, args, nargs, err)) return -1;
     long *ts = lz_malloc(sizeof(long) * K, "timesteps");
-    for (int s = 0; s < K; s++) ts[s] = d->timestep_map[K - 1 - s];  // execution order
     int batch = spec->batch < N ? spec->batch : (int)N, rows = spec->cfg_scale != 1.0f ? 2 : 1;
-    PolicyEnv env = {c, K, ts, respacing, rows * batch, sha, spec->seed};
+    PolicyEnv env;
+    sample_job_policy_env(&env, ts, c, d, respacing, rows * batch, sha, spec->seed);
     int rc = -1;
     float *x = NULL;
     int *y = NULL;
@@ -190,5 +193,101 @@ int lazy_calibrate_thresholds(DitModel *m, const uint8_t *sha, const Diffusion *
 done:
     for (int k = 0; k < cap; k++) free(pts[k].scores.v);
     free(pts);
+    return rc;
+}
+
+// --- the calibration job -----------------------------------------------------------
+
+void lazy_calib_out_path(char *buf, size_t cap, const char *out, double r) {
+    const char *at = strstr(out, "{r}");
+    if (!at) {
+        snprintf(buf, cap, "%s", out);
+        return;
+    }
+    snprintf(buf, cap, "%.*s%02ld%s", (int)(at - out), out, lround(r * 100), at + 3);
+}
+
+int lazy_calibrate_run(const LazyCalibJob *j, LzError *err) {
+    if (j->ntargets < 1 || j->ntargets > 64) return lz_fail(err, "calibration: %d targets (1..64)", j->ntargets);
+    if (j->ntargets > 1 && !strstr(j->out, "{r}"))
+        return lz_fail(err, "%s: several targets need {r} in the output name", j->out);
+    if (!lazy_seeds_disjoint(0, LAZY_EVAL_MAX, j->seed, j->samples))
+        return lz_fail(err, "calibration seed %llu: its %ld samples share noise with the first %ld evaluation samples "
+                       "of seed 0", (unsigned long long)j->seed, j->samples, LAZY_EVAL_MAX);
+    // Every file first (model/io/file_rules.h): the weights and the file are
+    // inputs, the calibrated files outputs (none may be an input: --out may
+    // not overwrite the file being calibrated while it is read).
+    RunFiles files;
+    run_files_init(&files);
+    int bad = run_files_input(&files, j->weights, err) || run_files_input(&files, j->path, err);
+    char (*dst)[1200] = lz_malloc(sizeof *dst * (size_t)j->ntargets, "output paths");
+    for (int i = 0; i < j->ntargets && !bad; i++) {
+        lazy_calib_out_path(dst[i], sizeof dst[i], j->out, j->targets[i]);
+        bad = run_files_output(&files, dst[i], 0, err);
+    }
+    run_files_free(&files);
+    if (bad) return free(dst), -1;
+
+    int rc = -1, have_model = 0, have_gates = 0;
+    Diffusion d = {0};
+    DitModel m;
+    GateFile g;
+    DitConfig cfg;
+    float *params = NULL;
+    DiffusionSchedule schedule;
+    uint8_t sha[SHA256_BYTES];
+    double thr[64];
+    LazySummary sums[64];
+    if (sha256_file(j->weights, sha, err) || dit_load_with_schedule(j->weights, j->heads, &cfg, &params, &schedule, err))
+        goto done;
+    dit_build(&m, &cfg, params, 2 * j->batch, 0);
+    have_model = 1;
+    if (gates_read(&g, j->path, j->kind, err)) goto done;
+    have_gates = 1;
+    if (diffusion_create_for(&d, &schedule, g.respacing, err)) {
+        char msg[LZ_ERR_LEN];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        lz_fail(err, "%s: respacing: %s", j->path, msg);
+        goto done;
+    }
+    char stale_text[16];
+    snprintf(stale_text, sizeof stale_text, "%d", j->staleness);
+    PolicyArg extra = {"staleness", stale_text};
+    int use_stale = j->staleness >= 0 && j->kind == GATES_LAZYDIT;
+    LazyCalibOptions o = {j->tol, j->rounds, {j->samples, j->seed, j->batch, 1.5f, !j->progress}, &extra, use_stale};
+    if (lazy_calibrate_thresholds(&m, sha, &d, j->kind, j->path, j->targets, j->ntargets, &o, thr, sums, err))
+        goto done;
+    if (use_stale) g.staleness = j->staleness;
+    int missed = -1;
+    for (int i = 0; i < j->ntargets; i++) {
+        if (fabs(sums[i].lazy_ratio - j->targets[i]) > 0.02) {
+            missed = i;
+            continue;  // the other targets are still written
+        }
+        g.threshold = thr[i];
+        snprintf(g.calibration, sizeof g.calibration, "%s", j->method ? j->method : "threshold");
+        g.target_ratio = j->targets[i];
+        g.realised_ratio = sums[i].lazy_ratio;
+        g.calibration_samples = j->samples;
+        g.calibration_seed = (long)j->seed;
+        g.calibration_cfg = 1.5;
+        if (gates_write(&g, dst[i], err)) goto done;
+        if (j->progress)
+            fprintf(stderr, "%s: threshold %.9g, lazy ratio %.4f (attn %.4f, mlp %.4f; target %.4f) on %ld samples of "
+                    "seed %llu\n", dst[i], thr[i], sums[i].lazy_ratio, sums[i].lazy_ratio_attn, sums[i].lazy_ratio_mlp,
+                    j->targets[i], j->samples, (unsigned long long)j->seed);
+    }
+    if (missed >= 0) {
+        lz_fail(err, "%s: the closest threshold %.9g gives lazy ratio %.4f, more than 2 points from %.4f (train with "
+                "another rho)", j->path, thr[missed], sums[missed].lazy_ratio, j->targets[missed]);
+        goto done;
+    }
+    rc = 0;
+done:
+    diffusion_free(&d);
+    if (have_gates) gates_free(&g);
+    if (have_model) dit_free(&m);
+    else free(params);
+    free(dst);
     return rc;
 }

@@ -86,3 +86,33 @@ typedef struct {
 int lazy_calibrate_thresholds(DitModel *m, const uint8_t *sha, const Diffusion *d, GateKind kind, const char *path,
                               const double *targets, int n, const LazyCalibOptions *o, double *thresholds,
                               LazySummary *sums, LzError *err);
+
+// The calibration job behind `lazydit calibrate-gates` (and --target-ratio of
+// train-lazy/train-l2c): loads the DiT (with its diffusion schedule), reads
+// the file, calibrates its threshold to every target and writes one file per
+// target met, with threshold, calibration method, target, realised ratio and
+// how it was measured in the metadata. Returns -1 naming a target missed by
+// more than 2 points (the files of the others are written) or any other
+// error; a calibration seed whose samples would share noise with the first
+// LAZY_EVAL_MAX evaluation samples of seed 0 is an error before any work.
+typedef struct {
+    const char *weights;
+    int heads;                // 0 = from the file
+    GateKind kind;
+    const char *path;         // the gate or router file
+    const double *targets;
+    int ntargets;
+    const char *out;          // output; "{r}" is replaced by the target in percent (needed for several)
+    long samples;             // calibration samples (200)
+    uint64_t seed;            // their run seed (LAZY_CALIB_SEED)
+    int batch;                // samples per chunk
+    double tol;               // 0.005
+    int rounds;               // per target (8)
+    int staleness;            // gates: calibrate under and record this bound; -1 = the file's
+    const char *method;       // recorded; NULL = "threshold"
+    int progress;             // round lines on stderr
+} LazyCalibJob;
+
+int lazy_calibrate_run(const LazyCalibJob *j, LzError *err);
+// The output path of target r: `out` with "{r}" replaced by round(100 r) ("30").
+void lazy_calib_out_path(char *buf, size_t cap, const char *out, double r);

@@ -51,24 +51,45 @@ static void rt_fill(void *ctx, DitModuleView *v) {
     if (!st || st->step < 0 || !r->use_modules) return;
     long row = (long)r->T * r->D;
     long idx = lazy_account_index(&r->acc, st->step, v->layer, v->module);
+    // Every row reuses and the view's rows are model rows 0..B-1: the cache
+    // block of this module already is the (B, T, D) output, so the view
+    // points there instead of copying it (nothing is computed, reviewed or
+    // refreshed).
+    int all = 1;
+    for (int b = 0; b < v->B && all; b++) all = r->flags[b] && v->row_ids[b] == b;
+    if (all) {
+        v->y = cache_row(r, v->layer, v->module, 0);
+        return;
+    }
     for (int b = 0; b < v->B; b++)
         if (r->flags[b]) memcpy(v->y + b * row, cache_row(r, v->layer, v->module, v->row_ids[b]), sizeof(float) * row);
     Policy *p = r->policy;
+    // A module the policy does not act on (--modules) never reads its cache:
+    // nothing to fill, review or refresh.
+    if (!policy_on_module(p, v->module)) return;
     unsigned char *reuse = r->flags;  // rows filled above stay marked; review adds to them
-    if (st->step > 0 && policy_on_module(p, v->module) && p->cls->review) {
+    if (st->step > 0 && p->cls->review) {
         for (int b = 0; b < v->B; b++) {
             int valid = *valid_at(r, v->layer, v->module, v->row_ids[b]);
             r->has_prev[b] = valid && !v->skip[b];
             if (r->has_prev[b])
                 memcpy(r->prev + b * row, cache_row(r, v->layer, v->module, v->row_ids[b]), sizeof(float) * row);
+            r->scores[b] = NAN;
         }
         unsigned char *proposed = r->has_prev + r->max_rows;  // second half of the has_prev block
         memset(proposed, 0, (size_t)v->B);
-        p->cls->review(p, v, r->prev, r->has_prev, proposed);
+        p->cls->review(p, v, r->prev, r->has_prev, proposed, r->scores);
         for (int b = 0; b < v->B; b++) {
-            if (!proposed[b] || !r->has_prev[b]) continue;
+            if (!r->has_prev[b]) continue;
+            if (!isnan(r->scores[b])) {
+                v->score[b] = r->scores[b];
+                r->acc.score_sum[idx] += r->scores[b];
+                r->acc.score_n[idx]++;
+            }
+            if (!proposed[b]) continue;
             memcpy(v->y + b * row, r->prev + b * row, sizeof(float) * row);
             reuse[b] = 1;
+            v->skip[b] = 1;  // hooks chained after the runtime see the row as reused
             r->acc.reused[idx]++;
             r->acc.reused_executed[idx]++;
         }
@@ -85,7 +106,9 @@ static void rt_stack_decide(void *ctx, DitStackView *v) {
     const DitStep *st = v->step;
     if (!st || st->step < 0) return;
     r->acc.stack_decisions += v->B;
-    if (st->step == 0) return;
+    // The policy sees every step, the first included (TeaCache keeps the
+    // previous z0 from it); rows without a residual (the first step of a
+    // chunk) compute whatever it says.
     memset(r->flags, 0, (size_t)v->B);
     r->policy->cls->stack_decide(r->policy, v, r->flags);
     long row = (long)r->T * r->D;

@@ -7,7 +7,11 @@
 // recorder) see the policy's decisions and the outputs that were used.
 //
 // The sampler creates one per run (model/sampler.h); a chunk starts with an
-// empty cache, so per-sample results do not depend on the chunk size.
+// empty cache, so per-sample results do not depend on the chunk size. Only
+// modules the policy acts on (--modules) are cached. A stack policy's
+// stack_decide sees every step, the first included; the runtime keeps rows
+// without a residual in the stack. A row whose computed output a review hook
+// replaced by its cache gets skip[b] = 1 for the hook sets after the runtime.
 #pragma once
 #include "model/lazy/lazy_account.h"
 #include "model/lazy/policy.h"

@@ -25,7 +25,8 @@ void lazy_trainer_init(LazyTrainer *tr, const DitConfig *cfg, float *params, con
     dit_build(&tr->model, cfg, params, hp->batch, 1);
     dit_grads_build(&tr->grads, &tr->model, 0);
     LzError err;
-    CHECK(diffusion_create(&tr->diffusion, "linear", 1000, tr->hp.respacing, &err) == 0, "lazy trainer: %s", err.msg);
+    CHECK(diffusion_create_for(&tr->diffusion, &tr->hp.schedule, tr->hp.respacing, &err) == 0, "lazy trainer: %s",
+          err.msg);
     CHECK(tr->diffusion.num_steps == hp->steps, "lazy trainer: respacing '%s' keeps %d steps, not %d",
           tr->hp.respacing, tr->diffusion.num_steps, hp->steps);
     tr->K = hp->steps;

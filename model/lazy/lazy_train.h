@@ -65,13 +65,14 @@ typedef struct {
     uint64_t seed;
     int odd_steps_only;     // gates: the shipped code's step draw (routers: always)
     double clamp;           // router logits are clamped to [-clamp, clamp] after each update (L2C: 5); 0 = off
+    DiffusionSchedule schedule;  // the frozen DiT's base schedule ({"", 0} = the official linear 1000 steps)
 } LazyTrainHyper;
 
 typedef struct {
     LazyTrainHyper hp;
     DitModel model;         // frozen, training mode (all activations kept), hp.batch rows
     DitGrads grads;         // activation gradients only
-    Diffusion diffusion;    // the K-step respaced process
+    Diffusion diffusion;    // the K-step respaced process of hp.schedule
     int K, L, T, D, G;      // G = weights per slot: D (gates) or 1 (router)
     GateFile gates;         // the weights being trained, (2, K, L, G)
     float *adam_m, *adam_v; // (2, K, L, G)

@@ -3,13 +3,17 @@
 #include "model/lazy/policy.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-extern const PolicyClass policy_ddim, policy_random, policy_fora, policy_lazydit, policy_l2c;
+#include "model/io/file_rules.h"
+
+extern const PolicyClass policy_ddim, policy_random, policy_fora, policy_teacache, policy_smoothcache, policy_oracle,
+    policy_lazydit, policy_l2c;
 
 // Every policy, in the order --help and reports list them. A new policy adds
 // its extern above and one line here.
@@ -17,6 +21,9 @@ static const PolicyClass *const registry[] = {
     &policy_ddim,
     &policy_random,
     &policy_fora,
+    &policy_teacache,
+    &policy_smoothcache,
+    &policy_oracle,
     &policy_lazydit,
     &policy_l2c,
 };
@@ -45,6 +52,26 @@ static const PolicyOption *find_option(const PolicyClass *c, const char *name) {
     return NULL;
 }
 
+// "fora" or "teacache, smoothcache": the policies that have an option `name`
+// ("" if none), so that a misplaced option's error names where it belongs.
+static void option_owners(const char *name, char *out, size_t n) {
+    out[0] = 0;
+    for (int k = 0; k < policy_count(); k++) {
+        if (!find_option(registry[k], name)) continue;
+        if (*out) strncat(out, ", ", n - strlen(out) - 1);
+        strncat(out, registry[k]->name, n - strlen(out) - 1);
+    }
+}
+
+// A stack-level policy bypasses every block at once: it cannot make only
+// attention or only MLP lazy.
+static int check_modules(const Policy *p, LzError *err) {
+    if (p->cls->stack_level && p->modules != LAZY_MOD_BOTH)
+        return lz_fail(err, "policy %s: --modules %s: %s reuses the whole block stack, so only --modules both applies",
+                       p->cls->name, modules_name(p->modules), p->cls->name);
+    return 0;
+}
+
 // Parses `text` into the option's slot with full validation: the whole text
 // must be the number, it must fit, be finite and lie in the range.
 static int set_option(Policy *p, const PolicyOption *o, const char *text, LzError *err) {
@@ -64,14 +91,15 @@ static int set_option(Policy *p, const PolicyOption *o, const char *text, LzErro
     errno = 0;
     double v;
     if (o->type == POPT_INT) {
-        long l = strtol(text, &end, 10);
-        if (end == text || *end || errno == ERANGE || l < -2147483647L || l > 2147483647L)
-            return lz_fail(err, "policy %s: --%s: '%s' is not an integer", pn, o->name, text);
+        long l;
+        // whole text, no spaces or '+', no wrap (model/io/file_rules.h)
+        if (lz_parse_long(text, -2147483647L, 2147483647L, &l))
+            return lz_fail(err, "policy %s: --%s: '%.40s' is not an integer", pn, o->name, text);
         v = (double)l;
     } else {
         v = strtod(text, &end);
-        if (end == text || *end || errno == ERANGE || !isfinite(v))
-            return lz_fail(err, "policy %s: --%s: '%s' is not a finite number", pn, o->name, text);
+        if (end == text || *end || errno == ERANGE || !isfinite(v) || isspace((unsigned char)*text))
+            return lz_fail(err, "policy %s: --%s: '%.40s' is not a finite number", pn, o->name, text);
     }
     if (o->min <= o->max && (v < o->min || v > o->max))
         return lz_fail(err, "policy %s: --%s: %s is outside [%g, %g]", pn, o->name, text, o->min, o->max);
@@ -139,15 +167,18 @@ int policy_create(Policy *p, const char *name, const char *modules, const Policy
     if (begin(p, name, err)) return -1;
     if (parse_modules(modules, &p->modules))
         return policy_free(p), lz_fail(err, "policy %s: --modules '%s' (expected attn, mlp or both)", name, modules);
+    if (check_modules(p, err)) return policy_free(p), -1;
     unsigned char seen[64] = {0};
     CHECK(p->cls->n_options <= 64, "policy %s has too many options", name);
     for (int i = 0; i < nargs; i++) {
         const PolicyOption *o = find_option(p->cls, args[i].name);
         if (!o) {
-            int elsewhere = 0;
-            for (int k = 0; k < policy_count() && !elsewhere; k++) elsewhere = find_option(registry[k], args[i].name) != NULL;
-            lz_fail(err, "policy %s has no option --%s%s", name, args[i].name,
-                    elsewhere ? " (it belongs to another policy)" : "");
+            char owners[160];
+            option_owners(args[i].name, owners, sizeof owners);
+            if (*owners)
+                lz_fail(err, "policy %s has no option --%s (it is an option of %s)", name, args[i].name, owners);
+            else
+                lz_fail(err, "policy %s has no option --%s", name, args[i].name);
             return policy_free(p), -1;
         }
         int k = (int)(o - p->cls->options);
@@ -171,11 +202,20 @@ int policy_create_json(Policy *p, const void *cjson_object, const char *where, L
         return policy_free(p), lz_fail(err, "%s.modules: must be a string (attn, mlp or both)", where);
     if (parse_modules(mods ? mods->valuestring : NULL, &p->modules))
         return policy_free(p), lz_fail(err, "%s.modules: '%s' (expected attn, mlp or both)", where, mods->valuestring);
+    if (check_modules(p, &e2)) return policy_free(p), lz_fail(err, "%s.modules: %s", where, e2.msg);
     unsigned char seen[64] = {0};
     for (const cJSON *it = obj->child; it; it = it->next) {
         if (!strcmp(it->string, "name") || !strcmp(it->string, "modules")) continue;
         const PolicyOption *o = find_option(p->cls, it->string);
-        if (!o) return policy_free(p), lz_fail(err, "%s.%s: unknown option of policy %s", where, it->string, p->cls->name);
+        // The message is formatted before policy_free clears p (and p->cls with it).
+        if (!o) {
+            char owners[160];
+            option_owners(it->string, owners, sizeof owners);
+            lz_fail(err, "%s.%s: unknown option of policy %s%s%s%s", where, it->string, p->cls->name,
+                    *owners ? " (it is an option of " : "", owners, *owners ? ")" : "");
+            policy_free(p);
+            return -1;
+        }
         int k = (int)(o - p->cls->options);
         if (seen[k]) return policy_free(p), lz_fail(err, "%s.%s: given twice", where, it->string);
         seen[k] = 1;
@@ -223,7 +263,7 @@ void policy_print_help(void *file) {
     fprintf(f, "Policies (--policy NAME; every policy takes --modules attn|mlp|both, default both):\n");
     for (int i = 0; i < policy_count(); i++) {
         const PolicyClass *c = registry[i];
-        fprintf(f, "  %-12s %s\n", c->name, c->summary);
+        fprintf(f, "  %-12s %s%s\n", c->name, c->summary, c->stack_level ? " [whole stack: --modules both only]" : "");
         for (int k = 0; k < c->n_options; k++) {
             const PolicyOption *o = &c->options[k];
             if (!o->def) fprintf(f, "      --%-14s %s (required)\n", o->name, o->help);

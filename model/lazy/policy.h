@@ -68,6 +68,9 @@ typedef struct {
     const char *summary;   // one line for --help and reports
     const PolicyOption *options;
     int n_options;
+    // 1 = the policy reuses the whole block stack (stack_decide): --modules
+    // cannot select attention or MLP and anything but "both" is refused.
+    int stack_level;
     size_t config_size;    // bytes of the option struct
     size_t state_size;     // bytes of the state struct (zeroed before init)
     // Validates the config against the run (files, shapes, steps) and prepares
@@ -93,9 +96,11 @@ typedef struct {
     // Module level, after the kept rows were computed: `prev` (B, T, D) holds
     // each row's cached output (valid rows only: has_prev[b]). A policy that
     // decides on the computed output (oracle) sets reuse[b] = 1 to use prev
-    // instead; the row is then counted as reused but its MACs as executed.
+    // instead; the row is then counted as reused but its MACs as executed,
+    // and its skip flag is set for the hooks chained after the runtime. May
+    // write score[b] (e.g. the similarity it decided on) for the record.
     void (*review)(Policy *p, const DitModuleView *v, const float *prev, const unsigned char *has_prev,
-                   unsigned char *reuse);
+                   unsigned char *reuse, float *score);
     void (*step_end)(Policy *p, const DitStep *st);
 } PolicyClass;
 
@@ -106,6 +111,7 @@ struct Policy {
     void *state;           // state_size bytes
     double decision_macs;  // MACs of one module decision of one row (a LazyDiT gate: T*D); set by init
     char *json;            // the resolved config as canonical JSON (for provenance)
+    char note[200];        // set by init when the run deserves a remark ("no calibration: identity polynomial"); "" if none
     char **strings;        // owned copies of string options
     int n_strings;
 };

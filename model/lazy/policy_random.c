@@ -14,7 +14,8 @@ typedef struct {
 
 static const PolicyOption random_options[] = {
     {"rate", POPT_DOUBLE, offsetof(RandomConfig, rate), NULL, 0, 1, "probability that a slot reuses the cache"},
-    {"seed", POPT_INT, offsetof(RandomConfig, seed), "0", 0, 2147483647, "decision seed (independent of the noise seed)"},
+    {"decision-seed", POPT_INT, offsetof(RandomConfig, seed), "0", 0, 2147483647,
+     "seed of the decisions (independent of the noise --seed)"},
 };
 
 // Uniform in [0, 1) from the slot coordinates: each coordinate is absorbed

@@ -1,6 +1,6 @@
 """A PyTorch DiT written from the architecture of facebookresearch/DiT (models.py),
 used only to generate reference outputs for the C implementation. It follows the
-official semantics detail by detail (see DESIGN.md section 3); the state-dict
+official semantics detail by detail (see docs/design.md, "Reference semantics"); the state-dict
 names are the official ones, so its files load like an official checkpoint.
 """
 import json
