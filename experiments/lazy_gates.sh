@@ -100,9 +100,11 @@ eval)
             g=$(file_of "$kind" "$K" "$(rr "$r")")
             [ -f "$g" ] || continue
             name=${kind}_k${K}_r$(rr "$r")_n$N
-            opt=$(option_of "$kind")
-            [ -f "$EVAL/$name.measure.json" ] || "$L" calibrate-gates --weights "$W" $opt "$g" --measure --n "$N" \
-                --seed 0 --samples-out "$EVAL/$name.npy" >"$EVAL/$name.measure.json"
+            policy=lazydit opt=--gates
+            [ "$kind" = l2c ] && policy=l2c opt=--router
+            [ -f "$EVAL/$name.measure.json" ] || "$L" sample --weights "$W" --n "$N" --seed 0 --steps "$K" --batch 50 \
+                --quiet --policy "$policy" $opt "$g" --out "$EVAL/$name.npy" --json-summary "$EVAL/$name.measure.json" \
+                >/dev/null
             score "$name"
         done
         kb=$(echo "$K * (1 - $r) / 1" | bc)
@@ -135,7 +137,7 @@ table)
         calib=$(st_meta "$g" realised_ratio)
         thr=$(st_meta "$g" threshold)
         printf '| %s | %s | 0.%s | %.3f | %.3f (N = %s) | %.4g | %.2f | %.3f | DDIM-%s | %s | %s |\n' "$kind" "$K" "$R" \
-            "$calib" "$(jq .lazy_ratio "$f")" "$n" "$thr" "$(jq .fid "$EVAL/$name.eval.json")" \
+            "$calib" "$(jq 'if (.lazy_ratio | type) == "object" then .lazy_ratio.both else .lazy_ratio end' "$f")" "$n" "$thr" "$(jq .fid "$EVAL/$name.eval.json")" \
             "$(jq .class_consistency "$EVAL/$name.eval.json")" "$kb" \
             "$( [ -f "$ddim" ] && printf '%.2f' "$(jq .fid "$ddim")" || echo -)" \
             "$( [ -f "$full" ] && printf '%.2f' "$(jq .fid "$full")" || echo -)"
