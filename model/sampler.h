@@ -59,11 +59,13 @@ typedef struct {
     Policy *policy;      // borrowed, already policy_init'ed; NULL = compute every module (plain DDIM/DDPM)
 } SamplerOptions;
 
-// Calibration runs (lazydit calibrate, threshold calibration of learned
-// gates) draw their initial noise from per-sample seed indices 2^31 + i of the
-// run seed. Evaluation runs use indices below 2^31, and rng_sample_seed is a
-// bijection of (base(seed) + index) mod 2^32, so for the same run seed the
-// two sets of samples never share an initial noise.
+// Calibration runs of `lazydit calibrate` (TeaCache, SmoothCache) draw their
+// initial noise from per-sample seed indices 2^31 + i of the run seed.
+// Evaluation runs use indices below 2^31, and rng_sample_seed is a bijection
+// of (base(seed) + index) mod 2^32, so for the same run seed the two sets of
+// samples never share an initial noise. (The threshold calibration of the
+// learned gates, `lazydit calibrate-gates`, uses run seed 1 from index 0 and
+// checks the same disjointness against seed 0: model/lazy/lazy_calibrate.h.)
 #define SAMPLER_CALIBRATION_OFFSET (1L << 31)
 
 // Defaults of LazyDiT's evaluation: DDIM, eta 0, no clipping, cfg 1.5,
