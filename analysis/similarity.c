@@ -4,39 +4,52 @@
 #include <math.h>
 #include <string.h>
 
+#include "model/simd.h"
+
 // Six sums over the row: |Y_t|^2, |Y_{t-1}|^2, <Y_t, Y_{t-1}> and the same
 // for Z; the distances follow as |a|^2 + |b|^2 - 2<a, b>. In double that
 // costs nothing in accuracy here (a relative change of 1e-4 still keeps ~8
 // digits), identical rows still give exactly 0 (the three sums are then the
 // same numbers), and it saves the subtractions and two accumulators.
 //
-// Two independent partial sums per quantity (lane k adds elements 2i + k),
-// held in a two-double vector (GCC/Clang vector extension: SSE2 on x86-64,
-// NEON on ARM, plain code elsewhere). The six accumulators stay in registers
-// and nothing is reassociated (no -ffast-math), and the lanes are added in a
-// fixed order at the end, so the result depends only on the data. This pass
-// is the recorder's whole per-element cost (bench/record).
-typedef double f64x2 __attribute__((vector_size(16)));
+// Four independent partial sums per quantity (lane k adds elements 4i + k),
+// each set in one four-double vector (model/simd.h: an AVX2 clone and a
+// default SSE2 clone that compute the same IEEE operations in the same order,
+// so both give the same bits). Nothing is reassociated (no -ffast-math) and
+// the lanes are added in a fixed order at the end, so the result depends only
+// on the data. This pass is the recorder's whole per-element cost
+// (bench/record): one read of Y, Z and their previous values, one write of
+// the previous values.
+SIMD_INLINE f64x4 widen(const float *p) {
+    f32x4 v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(v, f64x4);
+}
 
-void sim_row_update(SimSums *s, const float *y, float *prev_y, const float *z, float *prev_z, long n) {
-    f64x2 yy = {0, 0}, pp = {0, 0}, yp = {0, 0}, zz = {0, 0}, qq = {0, 0}, zq = {0, 0};
+SIMD_CLONES void sim_row_update(SimSums *s, const float *y, float *prev_y, const float *z, float *prev_z, long n) {
+    f64x4 yy = {0, 0, 0, 0}, pp = yy, yp = yy, zz = yy, qq = yy, zq = yy;
     long i = 0;
-    for (; i + 2 <= n; i += 2) {
-        f64x2 a = {y[i], y[i + 1]}, b = {prev_y[i], prev_y[i + 1]};
-        f64x2 c = {z[i], z[i + 1]}, d = {prev_z[i], prev_z[i + 1]};
+    for (; i + 4 <= n; i += 4) {
+        f64x4 a = widen(y + i), b = widen(prev_y + i), c = widen(z + i), d = widen(prev_z + i);
         yy += a * a;
         pp += b * b;
         yp += a * b;
         zz += c * c;
         qq += d * d;
         zq += c * d;
-        prev_y[i] = y[i];
-        prev_y[i + 1] = y[i + 1];
-        prev_z[i] = z[i];
-        prev_z[i + 1] = z[i + 1];
+        memcpy(prev_y + i, y + i, 4 * sizeof(float));
+        memcpy(prev_z + i, z + i, 4 * sizeof(float));
     }
-    SimSums t = {yy[0] + yy[1], pp[0] + pp[1], yp[0] + yp[1], 0, zz[0] + zz[1], qq[0] + qq[1], zq[0] + zq[1], 0};
-    if (i < n) {  // odd n: the last element goes to lane 0, after the lanes are added
+    SimSums t = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int k = 0; k < 4; k++) {
+        t.yy += yy[k];
+        t.pp += pp[k];
+        t.yp += yp[k];
+        t.zz += zz[k];
+        t.qq += qq[k];
+        t.zq += zq[k];
+    }
+    for (; i < n; i++) {  // the last n % 4 elements, after the lanes are added
         double a = y[i], b = prev_y[i], c = z[i], d = prev_z[i];
         t.yy += a * a;
         t.pp += b * b;
