@@ -97,18 +97,19 @@ static void run_model(const char *title, DitModel *m, int batch, int steps, int 
         }
     printf("%-12s %7s %9s %9s %9s %9s %10s %9s %10s\n", "policy", "ratio", "MAC ideal", "wall s", "speedup", "fraction",
            "cpu s", "speedup", "fraction");
-    double worst = INFINITY;
+    double worst = INFINITY, worst_cpu = INFINITY;
     for (int k = 0; k < nc; k++) {
         Slot *s = &slots[k];
         double speed = slots[0].best / s->best, ideal = s->sum.full_macs_all / s->sum.macs_all;
         double cspeed = slots[0].best_cpu / s->best_cpu;
         double frac = speed / ideal;
-        if (k > 0) worst = fmin(worst, frac);
+        if (k > 0) worst = fmin(worst, frac), worst_cpu = fmin(worst_cpu, cspeed / ideal);
         printf("%-12s %7.3f %9.3f %9.3f %9.3f %9.3f %10.3f %9.3f %10.3f\n", cfgs[k].label,
                s->sum.slots ? s->sum.lazy_ratio : 0, ideal, s->best, speed, frac, s->best_cpu, cspeed, cspeed / ideal);
     }
-    printf("target: wall-clock speed-up >= 0.9 of the MAC ideal on every policy: %s (worst %.3f)\n\n",
-           worst >= 0.9 ? "MET" : "NOT MET", worst);
+    printf("target: wall-clock speed-up >= 0.9 of the MAC ideal on every policy: %s (worst %.3f); "
+           "in CPU time: %s (worst %.3f)\n\n",
+           worst >= 0.9 ? "MET" : "NOT MET", worst, worst_cpu >= 0.9 ? "MET" : "NOT MET", worst_cpu);
     for (int k = 0; k < nc; k++) {
         sampler_free(&slots[k].sampler);
         policy_free(&slots[k].policy);

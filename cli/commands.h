@@ -22,3 +22,6 @@ int cmd_calibrate(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_train_lazy(int argc, char **argv);
+int cmd_train_l2c(int argc, char **argv);
+int cmd_calibrate_gates(int argc, char **argv);

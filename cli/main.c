@@ -19,6 +19,9 @@ static const Command commands[] = {
     {"calibrate", cmd_calibrate, "fit TeaCache's polynomial or SmoothCache's error curves on calibration runs"},
     {"run", cmd_run, "run an experiment config (a sweep) into a result database, resumable, sharded"},
     {"merge", cmd_merge, "merge result databases (shards of one experiment), idempotently"},
+    {"train-lazy", cmd_train_lazy, "train LazyDiT gates on a frozen DiT (optionally calibrated to a lazy ratio)"},
+    {"train-l2c", cmd_train_l2c, "train a Learning-to-Cache router on a frozen DiT"},
+    {"calibrate-gates", cmd_calibrate_gates, "calibrate a gate/router threshold to a lazy ratio, or measure it"},
 };
 
 static void print_usage(FILE *f) {

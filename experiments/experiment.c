@@ -331,8 +331,11 @@ static int expand(Ctx *c, Experiment *e, const cJSON *groups) {
         if (!gname) return perr(c, np, "missing (required: the group's name)");
         if (!cJSON_IsString(gname) || !valid_name(gname->valuestring))
             return perr(c, np, "must be a name of letters, digits, '_', '.' or '-' (at most 100)");
+        // Bounded after every factor: lists of 65536 values in four fields would
+        // wrap a 64-bit product to 0 and the expansion would write past the runs.
         long prod = 1;
-        for (int f = 0; f < F_COUNT; f++) prod *= sweep_count(field_node(grp, top, defaults, (SweepField)f));
+        for (int f = 0; f < F_COUNT && prod <= MAX_RUNS; f++)
+            prod *= sweep_count(field_node(grp, top, defaults, (SweepField)f));
         total += prod;
         if (total > MAX_RUNS) return perr(c, gp, "the experiment expands to more than %d runs", MAX_RUNS);
     }

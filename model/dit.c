@@ -133,7 +133,8 @@ static void attention_module(DitModel *m, int l, float *y, const float *z, int B
     float *att = dit_layer(m, a->att, l, (long)m->max_batch * c->heads * T * T);
     float *atty = dit_layer(m, a->atty, l, BTD);
     attention_module_forward_par(y, qkv, att, atty, z, p->qkv_w + (long)l * 3 * D * D, p->qkv_b + (long)l * 3 * D,
-                                 p->proj_w + (long)l * D * D, p->proj_b + (long)l * D, B, T, D, c->heads);
+                                 p->proj_w + (long)l * D * D, p->proj_b + (long)l * D, B, T, D, c->heads,
+                                 m->training);
 }
 
 // MLP module of block l: y (B, T, D) = fc2(GELU_tanh(fc1(z))).
@@ -155,8 +156,9 @@ typedef void (*ModuleFn)(DitModel *m, int l, float *y, const float *z, int B);
 
 // Runs one module with the hook protocol of dit.h: decide (every set of the
 // chain in order), compute the kept rows (all of them, a gathered subset, or
-// none), fill (every set in order).
-static void run_module(DitModel *m, const DitStep *step, int l, DitModule which, ModuleFn fn, float *y,
+// none), fill (every set in order). Returns where the module's output now is:
+// y, or the buffer a fill hook pointed the view at.
+static const float *run_module(DitModel *m, const DitStep *step, int l, DitModule which, ModuleFn fn, float *y,
                        const float *z, const float *gate, int B, const DitHooks *hooks) {
     const DitConfig *c = &m->cfg;
     int T = dit_tokens(c), D = c->hidden;
@@ -186,6 +188,7 @@ static void run_module(DitModel *m, const DitStep *step, int l, DitModule which,
     }
     for (const DitHooks *h = hooks; h; h = h->next)
         if (h->fill) h->fill(h->ctx, &v);
+    return v.y;
 }
 
 static int chain_has_stack_hooks(const DitHooks *hooks) {
@@ -308,14 +311,14 @@ void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int 
         layernorm_modulate_forward_par(z1, m->training ? ln1 : NULL, dit_layer(m, a->ln1_mean, l, BT),
                                        dit_layer(m, a->ln1_rstd, l, BT), xin, shift_msa, scale_msa, Bs, T, D, (int)D6,
                                        LN_EPS);
-        run_module(m, step, l, DIT_ATTN, attention_module, y1, z1, gate_msa, Bs, hooks);
+        const float *y1_used = run_module(m, step, l, DIT_ATTN, attention_module, y1, z1, gate_msa, Bs, hooks);
         // x_mid = x_in + gate_msa * y1 and z2 = modulate(LN(x_mid)) in one pass.
         residual_layernorm_modulate_forward_par(xmid, z2, m->training ? ln2 : NULL, dit_layer(m, a->ln2_mean, l, BT),
-                                                dit_layer(m, a->ln2_rstd, l, BT), xin, gate_msa, y1, shift_mlp,
+                                                dit_layer(m, a->ln2_rstd, l, BT), xin, gate_msa, y1_used, shift_mlp,
                                                 scale_mlp, Bs, T, D, (int)D6, LN_EPS);
-        run_module(m, step, l, DIT_MLP, mlp_module, y2, z2, gate_mlp, Bs, hooks);
+        const float *y2_used = run_module(m, step, l, DIT_MLP, mlp_module, y2, z2, gate_mlp, Bs, hooks);
         if (xout != xmid) memcpy(xout, xmid, sizeof(float) * Bs * T * D);
-        gated_residual_forward_par(xout, gate_mlp, y2, Bs, T, D, (int)D6);
+        gated_residual_forward_par(xout, gate_mlp, y2_used, Bs, T, D, (int)D6);
     }
 
     if (stack_hooks) stack_done(m, B, Bs, hooks, &sv);

@@ -77,7 +77,11 @@ typedef struct {
 //                 write its y here, later sets see every row's final y and
 //                 skip[b] = 1 for every row whose y is a reused output (also
 //                 a row that was computed and then replaced by its cache, as
-//                 the oracle policy does)
+//                 the oracle policy does). Instead of writing rows, a set may
+//                 point y at a (B, T, D) buffer of its own that already holds
+//                 every row's output (the lazy runtime does so with its cache
+//                 when every row reuses: no copy); later sets and the forward
+//                 then read y from there and must not write it
 // So a policy chained before a recorder decides and fills first, and the
 // recorder observes exactly what the policy decided and what was used. Any
 // pointer may be NULL; with no hooks every module runs.

@@ -7,9 +7,9 @@
 #include "model/base/parallel.h"
 #include "model/kernels.h"
 
-// --- GEMM tiles ----------------------------------------------------------------
+// --- tiles ---------------------------------------------------------------------
 
-// Each tile is one single-threaded sgemm that packs its own copy of the
+// Each GEMM tile is one single-threaded sgemm that packs its own copy of the
 // weight panel, so a tile needs enough rows to amortise that copy: about 256
 // rows (512 when the weights no longer fit a core's L2 cache). Products with
 // few rows are also cut by columns, into blocks of at least 128, so both
@@ -21,14 +21,40 @@
 #define GEMM_MIN_COLS 128
 #define GEMM_SERIAL_MACS (1L << 19)  // below this a product runs as one tile
 
+// How n rows (or samples) are cut for tiles of about `size`: an even number
+// of equal blocks (even counts split evenly over 2 or 4 threads), at least
+// min_blocks when n allows. Depends on n, size and min_blocks only.
+typedef struct {
+    int n, parts;
+} RowCut;
+
+static RowCut row_cut(int n, int size, int min_blocks) {
+    RowCut c = {n, (n + size / 2) / size};
+    if (c.parts > 1 && c.parts % 2) c.parts++;
+    if (c.parts < min_blocks) c.parts = min_blocks < n ? min_blocks : n;
+    if (c.parts < 1) c.parts = 1;
+    return c;
+}
+
+static int row_cut_count(RowCut c) { return c.parts; }
+
+static void row_cut_block(RowCut c, int k, int *b, int *e) {
+    *b = (int)((long)c.n * k / c.parts);
+    *e = (int)((long)c.n * (k + 1) / c.parts);
+}
+
+// Rows of the largest block.
+static int row_cut_max(RowCut c) { return (c.n + c.parts - 1) / c.parts; }
+
+static RowCut gemm_row_cut(int M, int N, int K) {
+    if ((long)M * N * K < GEMM_SERIAL_MACS) return row_cut(M, M > 0 ? M : 1, 1);  // one block
+    return row_cut(M, (long)N * K >= GEMM_BIG_W_FLOATS ? GEMM_ROWS_BIG_W : GEMM_ROWS, 1);
+}
+
 void gemm_tile_grid(int M, int N, int K, int *mt, int *nt) {
-    *mt = *nt = 1;
-    if ((long)M * N * K < GEMM_SERIAL_MACS) return;
-    long rows = (long)N * K >= GEMM_BIG_W_FLOATS ? GEMM_ROWS_BIG_W : GEMM_ROWS;
-    *mt = (int)((M + rows / 2) / rows);
-    if (*mt < 1) *mt = 1;
-    if (*mt > 1 && *mt % 2) *mt += 1;  // an even count of equal tiles splits evenly over 2 or 4 threads
-    if (*mt < GEMM_MIN_TILES) {
+    *mt = row_cut_count(gemm_row_cut(M, N, K));
+    *nt = 1;
+    if ((long)M * N * K >= GEMM_SERIAL_MACS && *mt < GEMM_MIN_TILES) {
         int want = (GEMM_MIN_TILES + *mt - 1) / *mt, most = N / GEMM_MIN_COLS;
         *nt = want < most ? want : most;
         if (*nt < 1) *nt = 1;
@@ -39,6 +65,7 @@ typedef struct {
     float *out, *out2;
     const float *in, *w, *b;
     int M, N, K, mt, nt;
+    RowCut rows;      // the mt row blocks
     int trans_w;      // 1: w is (N, K) (nn.Linear weights); 0: w is (K, N)
     int lda;          // leading dimension of `in` (K unless reading a transposed view)
     int a_trans;      // 1: `in` is (K, M) read transposed (dw = dout^T @ in)
@@ -46,17 +73,12 @@ typedef struct {
     int gelu;         // 1: apply GELU to the tile (out2 receives it)
 } GemmJob;
 
-static void tile_bounds(int n, int parts, int k, int *b, int *e) {
-    *b = (int)((long)n * k / parts);
-    *e = (int)((long)n * (k + 1) / parts);
-}
-
 static void gemm_tile(void *v, long tile, int worker) {
     (void)worker;
     GemmJob *j = v;
     int r0, r1, c0, c1;
-    tile_bounds(j->M, j->mt, (int)(tile / j->nt), &r0, &r1);
-    tile_bounds(j->N, j->nt, (int)(tile % j->nt), &c0, &c1);
+    row_cut_block(j->rows, (int)(tile / j->nt), &r0, &r1);
+    row_cut_block((RowCut){j->N, j->nt}, (int)(tile % j->nt), &c0, &c1);
     int rows = r1 - r0, cols = c1 - c0;
     if (rows <= 0 || cols <= 0) return;
     float *c = j->out + (long)r0 * j->N + c0;
@@ -76,6 +98,7 @@ static void gemm_tile(void *v, long tile, int worker) {
 
 static void run_gemm(GemmJob *j) {
     gemm_tile_grid(j->M, j->N, j->K, &j->mt, &j->nt);
+    j->rows = gemm_row_cut(j->M, j->N, j->K);
     parallel_tiles((long)j->mt * j->nt, gemm_tile, j);
 }
 
@@ -150,31 +173,35 @@ void attention_forward_par(float *out, float *att, const float *qkv, int B, int 
 
 // --- whole modules ------------------------------------------------------------------
 
-// out rows [r0, r1) of (N, OC) = in @ w^T + b: the body of one row tile.
-static void linear_rows(float *out, const float *in, const float *w, const float *b, int r0, int r1, int IC, int OC) {
-    float *c = out + (long)r0 * OC;
-    for (int r = r0; r < r1; r++) memcpy(out + (long)r * OC, b, sizeof(float) * OC);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, OC, IC, 1.0f, in + (long)r0 * IC, IC, w, IC, 1.0f, c,
-                OC);
+// out (rows, OC) = in (rows, IC) @ w^T + b for one row block (row strides OC
+// and IC): the body of one row tile, the same call linear_forward_par makes.
+static void linear_block(float *out, const float *in, const float *w, const float *b, int rows, int IC, int OC) {
+    for (int r = 0; r < rows; r++) memcpy(out + (long)r * OC, b, sizeof(float) * OC);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, OC, IC, 1.0f, in, IC, w, IC, 1.0f, out, OC);
 }
 
 typedef struct {
     float *y, *h, *g, *qkv, *att, *atty;
     const float *z, *w1, *b1, *w2, *b2;
-    int N, D, M, mt;     // MLP: N rows, hidden M, mt row tiles
-    int T, H, spt, B;    // attention: samples per tile, samples
+    int N, D, M;         // MLP: N rows, hidden M
+    RowCut cut;          // MLP: row blocks; attention: sample blocks
+    int T, H, B;         // attention: tokens, heads, samples
+    int scratch;         // 1: intermediates go to a per-thread slot (row block `worker`), not to their rows
 } ModuleJob;
 
 static void mlp_tile(void *v, long tile, int worker) {
-    (void)worker;
     ModuleJob *j = v;
     int r0, r1;
-    tile_bounds(j->N, j->mt, (int)tile, &r0, &r1);
-    if (r1 <= r0) return;
-    float *h = j->h ? j->h : j->g;
-    linear_rows(h, j->z, j->w1, j->b1, r0, r1, j->D, j->M);
-    for (int r = r0; r < r1; r++) gelu_tanh_forward(j->g + (long)r * j->M, h + (long)r * j->M, j->M);
-    linear_rows(j->y, j->g, j->w2, j->b2, r0, r1, j->M, j->D);
+    row_cut_block(j->cut, (int)tile, &r0, &r1);
+    int rows = r1 - r0, M = j->M, D = j->D;
+    if (rows <= 0) return;
+    // Training keeps h and g per row; inference runs GELU in place, in this
+    // thread's slot of g when there is room (it stays in the core's cache).
+    long slot = j->scratch ? (long)worker * row_cut_max(j->cut) : r0;
+    float *g = j->g + slot * M, *h = j->h ? j->h + (long)r0 * M : g;
+    linear_block(h, j->z + (long)r0 * D, j->w1, j->b1, rows, D, M);
+    gelu_tanh_forward(g, h, (long)rows * M);
+    linear_block(j->y + (long)r0 * D, g, j->w2, j->b2, rows, M, D);
 }
 
 void mlp_forward_par(float *y, float *h, float *g, const float *z, const float *w1, const float *b1, const float *w2,
@@ -190,33 +217,34 @@ void mlp_forward_par(float *y, float *h, float *g, const float *z, const float *
     // The same row tiles and sgemm calls as the two separate kernels (so the
     // same bits), but each tile goes through fc1, GELU and fc2 while in cache.
     ModuleJob j = {.y = y, .h = h, .g = g, .z = z, .w1 = w1, .b1 = b1, .w2 = w2, .b2 = b2, .N = N, .D = D, .M = M,
-                   .mt = mt1};
+                   .cut = gemm_row_cut(N, M, D)};
+    j.scratch = !h && (long)parallel_threads() * row_cut_max(j.cut) <= N;
     parallel_tiles(mt1, mlp_tile, &j);
 }
 
-// Samples per fused attention tile: tiles of at most about 256 token rows,
-// their count a multiple of 4 when the batch allows (so they split evenly
-// over 2 or 4 threads and small batches still use every core).
-static int attention_samples_per_tile(int B, int T) {
-    long groups = ((long)B * T + 4 * 256 - 1) / (4 * 256);  // tiles / 4
-    int spt = (int)((B + 4 * groups - 1) / (4 * groups));
-    return spt < 1 ? 1 : spt;
+// Samples per fused attention tile: blocks of about 256 token rows, at least
+// 4 of them when the batch allows (so small batches still use every core).
+static RowCut attention_sample_cut(int B, int T) {
+    int size = (256 + T / 2) / T;
+    return row_cut(B, size < 1 ? 1 : size, 4);
 }
 
 static void attention_module_tile(void *v, long tile, int worker) {
-    (void)worker;
     ModuleJob *j = v;
-    int s0 = (int)tile * j->spt, s1 = s0 + j->spt < j->B ? s0 + j->spt : j->B;
+    int s0, s1;
+    row_cut_block(j->cut, (int)tile, &s0, &s1);
     int r0 = s0 * j->T, r1 = s1 * j->T, D = j->D;
-    linear_rows(j->qkv, j->z, j->w1, j->b1, r0, r1, D, 3 * D);
-    attention_forward(j->atty + (long)r0 * D, j->att + (long)s0 * j->H * j->T * j->T, j->qkv + (long)r0 * 3 * D,
-                      s1 - s0, j->T, D, j->H);
-    linear_rows(j->y, j->atty, j->w2, j->b2, r0, r1, D, D);
+    long slot = j->scratch ? (long)worker * row_cut_max(j->cut) : s0;  // this thread's slot, or the tile's samples
+    float *qkv = j->qkv + slot * j->T * 3 * D, *atty = j->atty + slot * j->T * D;
+    float *att = j->att + slot * j->H * j->T * j->T;
+    linear_block(qkv, j->z + (long)r0 * D, j->w1, j->b1, r1 - r0, D, 3 * D);
+    attention_forward(atty, att, qkv, s1 - s0, j->T, D, j->H);
+    linear_block(j->y + (long)r0 * D, atty, j->w2, j->b2, r1 - r0, D, D);
 }
 
 void attention_module_forward_par(float *y, float *qkv, float *att, float *atty, const float *z, const float *wqkv,
                                   const float *bqkv, const float *wproj, const float *bproj, int B, int T, int D,
-                                  int H) {
+                                  int H, int keep) {
     if (3L * D * D >= GEMM_BIG_W_FLOATS) {  // large weights: bigger GEMM tiles pay off more than locality
         linear_forward_par(qkv, z, wqkv, bqkv, B * T, D, 3 * D);
         attention_forward_par(atty, att, qkv, B, T, D, H);
@@ -225,8 +253,9 @@ void attention_module_forward_par(float *y, float *qkv, float *att, float *atty,
     }
     // Small weights: whole samples per tile, qkv -> attention -> proj in cache.
     ModuleJob j = {.y = y, .qkv = qkv, .att = att, .atty = atty, .z = z, .w1 = wqkv, .b1 = bqkv, .w2 = wproj,
-                   .b2 = bproj, .D = D, .T = T, .H = H, .B = B, .spt = attention_samples_per_tile(B, T)};
-    parallel_tiles((B + j.spt - 1) / j.spt, attention_module_tile, &j);
+                   .b2 = bproj, .D = D, .T = T, .H = H, .B = B, .cut = attention_sample_cut(B, T)};
+    j.scratch = !keep && (long)parallel_threads() * row_cut_max(j.cut) <= B;
+    parallel_tiles(row_cut_count(j.cut), attention_module_tile, &j);
 }
 
 // --- element-wise ------------------------------------------------------------------

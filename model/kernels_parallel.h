@@ -30,17 +30,21 @@ void linear_backward_par(float *din, float *dw, float *db, const float *dout, co
 void attention_forward_par(float *out, float *att, const float *qkv, int B, int T, int D, int H);
 
 // Whole modules as one parallel region where that keeps a tile in cache:
-// MLP y (N, D) = fc2(GELU(fc1(z))) with h (N, M) the pre-GELU values (NULL:
-// not kept) and g (N, M) = GELU(h); the row tiles of linear_forward_par, so
-// the same bits as the separate kernels.
+// MLP y (N, D) = fc2(GELU(fc1(z))) with h (N, M) the pre-GELU values and g
+// (N, M) = GELU(h) saved for backward; the row tiles of linear_forward_par,
+// so the same bits as the separate kernels. h == NULL (inference): nothing is
+// kept and g is scratch (each thread reuses one row block of it, which stays
+// in its cache).
 void mlp_forward_par(float *y, float *h, float *g, const float *z, const float *w1, const float *b1, const float *w2,
                      const float *b2, int N, int D, int M);
-// Attention module y (B, T, D) = proj(attention(qkv(z))), qkv (B, T, 3D),
-// att (B, H, T, T), atty (B, T, D) saved for backward. Small weights: tiles of
-// whole samples through all three steps; large: the three tiled kernels.
+// Attention module y (B, T, D) = proj(attention(qkv(z))). keep = 1: qkv (B,
+// T, 3D), att (B, H, T, T), atty (B, T, D) are saved for backward; keep = 0:
+// they are scratch (each thread reuses the slot of a few samples). Small
+// weights: tiles of whole samples through all three steps; large: the three
+// tiled kernels.
 void attention_module_forward_par(float *y, float *qkv, float *att, float *atty, const float *z, const float *wqkv,
                                   const float *bqkv, const float *wproj, const float *bproj, int B, int T, int D,
-                                  int H);
+                                  int H, int keep);
 
 void layernorm_forward_par(float *out, float *mean, float *rstd, const float *in, int N, int C, float eps);
 void layernorm_backward_par(float *din, const float *dout, const float *in, const float *mean, const float *rstd,

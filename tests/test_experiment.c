@@ -1,6 +1,7 @@
 // Experiment configs: the cartesian expansion (order, names, values), the
 // canonical config hash, shards, and every class of config error with the
 // JSON path it must name.
+#include <stdlib.h>
 #include <string.h>
 
 #include "experiments/experiment.h"
@@ -111,6 +112,20 @@ static void test_errors(void) {
     for (int i = 1; i <= 101; i++) used += snprintf(big + used, sizeof big - (size_t)used, "%s%d", i > 1 ? "," : "", i);
     snprintf(big + used, sizeof big - (size_t)used, "]}]}");
     expect_error("too_many_runs", big, "runs[0]: the experiment expands to more than 100000 runs");
+    // Four lists of 2^16 values: the product 2^64 must be refused, not wrapped
+    // to 0 (which let the expansion write past its run table).
+    const char *const fields[4] = {"steps", "seed", "eta", "cfg_scale"};
+    const size_t cap = 4 * 65536 * 2 + 256;
+    char *huge = malloc(cap);
+    used = snprintf(huge, cap, "{" BASE "\"runs\": [{\"name\": \"a\"");
+    for (int f = 0; f < 4; f++) {
+        used += snprintf(huge + used, cap - (size_t)used, ", \"%s\": [", fields[f]);
+        for (int i = 0; i < 65536; i++) huge[used++] = i ? ',' : ' ', huge[used++] = '1';
+        huge[used++] = ']';
+    }
+    snprintf(huge + used, cap - (size_t)used, "}]}");
+    expect_error("sweep_product_wraps", huge, "runs[0]: the experiment expands to more than 100000 runs");
+    free(huge);
 }
 
 static void test_expansion(void) {

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Faults in long work: `lazydit train` and `lazydit sample` killed with SIGKILL
-# at random points (several times each) never leave a half-written output,
-# the next run leaves no temporary behind, and training resumed after the
-# kills ends bit-identical to an uninterrupted run. A full disk (a small tmpfs
-# this test mounts; `ulimit -f` when mounting is not permitted) and a read-only
-# output directory (the tmpfs remounted read-only; an unprivileged user when
-# mounting is not permitted) give one-line errors and leave existing outputs intact.
+# Faults in long work: `lazydit train`, `lazydit sample` and `lazydit run`
+# killed with SIGKILL at random points (several times each) never leave a
+# half-written output, the next run leaves no temporary behind, and training
+# and sweeps resumed after the kills end equal to an uninterrupted run. A full
+# disk (a small tmpfs this test mounts; `ulimit -f` when mounting is not
+# permitted) and a read-only output directory (the tmpfs remounted read-only;
+# an unprivileged user when mounting is not permitted) give one-line errors and
+# leave existing outputs intact.
 cd "$(dirname "$0")/.."
 . tests/shell_lib.sh
 L=${LAZYDIT:-build/lazydit}
@@ -136,6 +137,57 @@ done
 left=$(temps_in "$S")
 cmp -s "$S/o.npy" "$T/new_o.npy" && [ -z "$left" ] && pass "sample: the next run completes and leaves no temporary" ||
     fail "sample: next run" "temporaries: $left"
+
+# --- lazydit run killed at random points ----------------------------------------
+# A tiny sweep (3 runs of 8 samples at 4-6 steps, per-row recording and a
+# per-sample metric) killed several times, resumed each time: the database is
+# never torn, the next run leaves no temporary or journal, and the final
+# database equals an uninterrupted run's row for row (timings and host aside).
+source tests/db_compare.sh
+R="$T/sweep"
+mkdir -p "$R/ref" "$R/kill"
+cat >"$R/s.json" <<'EOF'
+{"name": "faults", "model": "models/fmnist_dit.safetensors", "n_samples": 8, "batch": 4, "record_rows": true,
+ "metrics": {"compute": ["psnr"], "per_sample": true},
+ "runs": [{"name": "ddim", "steps": [4, 6]}, {"name": "fora", "policy": {"name": "fora", "interval": 2}, "steps": 6}]}
+EOF
+t0=$(date +%s%N)
+"$L" run "$R/s.json" --db "$R/ref/a.db" >"$R/ref.log" 2>&1 || fail "run: reference sweep" "$(tail -n 2 "$R/ref.log")"
+run_ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$run_ms" -lt 50 ] && run_ms=50
+torn="" kills=0 points="" partial=0
+for k in 1 2 3 4 5; do
+    "$L" run "$R/s.json" --db "$R/kill/a.db" >"$R/kill$k.log" 2>&1 &
+    pid=$!
+    delay=$((RANDOM % run_ms))
+    sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
+    kill -KILL "$pid" 2>/dev/null && kills=$((kills + 1)) && points="$points ${delay}ms"
+    wait "$pid" 2>/dev/null
+    if [ -f "$R/kill/a.db" ]; then
+        ok=$(sqlite3 "$R/kill/a.db" "PRAGMA integrity_check" 2>&1)
+        [ "$ok" = ok ] || torn="$torn after kill $k at ${delay}ms: $ok;"
+        n=$(sqlite3 "$R/kill/a.db" "SELECT count(*) FROM runs WHERE status = 'done'" 2>/dev/null)
+        [ "${n:-0}" -gt 0 ] && [ "${n:-0}" -lt 3 ] && partial=$((partial + 1))
+    fi
+done
+"$L" run "$R/s.json" --db "$R/kill/a.db" >"$R/resume.log" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q "^3 runs: " "$R/resume.log"; then
+    pass "run resumes after $kills SIGKILLs at random points (sweep of ${run_ms} ms; at$points; $partial mid-sweep)"
+else
+    fail "run resumes after SIGKILLs" "exit $rc: $(tail -n 2 "$R/resume.log")"
+fi
+[ -z "$torn" ] && pass "run: database passes integrity_check after every kill" || fail "run: torn database" "$torn"
+d=$(db_diff "$R/ref/a.db" "$R/kill/a.db")
+if [ "$d" = 0 ] && [ "$(db_counts "$R/kill/a.db")" = "$(db_counts "$R/ref/a.db")" ] &&
+    [ "$(sqlite3 "$R/kill/a.db" "SELECT group_concat(status) FROM runs")" = "done,done,done" ]; then
+    pass "run killed and resumed equals the uninterrupted sweep row for row ($(db_counts "$R/ref/a.db" | tr -s ' '))"
+else
+    fail "run killed and resumed equals uninterrupted" "$d rows differ (kills at$points); counts $(db_counts "$R/kill/a.db") vs $(db_counts "$R/ref/a.db")"
+fi
+left=$(temps_in "$R/kill"; find "$R/kill" -name '*-journal' -o -name '*-wal' -o -name '*-shm' | tr '\n' ' ')
+[ -z "$(printf '%s' "$left" | tr -d ' ')" ] && pass "run: no temporary or journal left after the next run" ||
+    fail "run: leftovers after the next run" "$left"
 
 # --- full disk ----------------------------------------------------------------------
 mkdir -p "$MNT"

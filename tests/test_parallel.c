@@ -201,12 +201,15 @@ static void test_modules(int B, int T, int D, int H) {
     for (long i = 0; i < (long)D * D; i++) wp[i] *= 0.1f;
     float *qkv = randn(3L * N * D), *att = randn((long)B * H * T * T), *atty = randn((long)N * D);
     float *qkv2 = randn(3L * N * D), *atty2 = randn((long)N * D);
-    attention_module_forward_par(y1, qkv, att, atty, z, wq, bq, wp, bp, B, T, D, H);
+    attention_module_forward_par(y1, qkv, att, atty, z, wq, bq, wp, bp, B, T, D, H, 1);
     linear_forward_naive(qkv2, z, wq, bq, N, D, 3 * D);
     attention_forward_naive(atty2, qkv2, B, T, D, H);
     linear_forward_naive(y2, atty2, wp, bp, N, D, D);
     snprintf(label, sizeof label, "attention module (B %d, T %d, D %d, %d heads) equals the naive oracles", B, T, D, H);
     test_close(label, y1, y2, (long)N * D, 1e-4, 1e-4);
+    memcpy(y2, y1, sizeof(float) * N * D);
+    attention_module_forward_par(y1, qkv, att, atty, z, wq, bq, wp, bp, B, T, D, H, 0);
+    same("attention module without saved intermediates (per-thread scratch): same output", y1, y2, (long)N * D);
     free(z), free(w1), free(b1), free(w2), free(b2), free(y1), free(y2), free(h1), free(g1), free(h2), free(g2);
     free(wq), free(bq), free(wp), free(bp), free(qkv), free(att), free(atty), free(qkv2), free(atty2);
 }

@@ -51,6 +51,16 @@ static void rt_fill(void *ctx, DitModuleView *v) {
     if (!st || st->step < 0 || !r->use_modules) return;
     long row = (long)r->T * r->D;
     long idx = lazy_account_index(&r->acc, st->step, v->layer, v->module);
+    // Every row reuses and the view's rows are model rows 0..B-1: the cache
+    // block of this module already is the (B, T, D) output, so the view
+    // points there instead of copying it (nothing is computed, reviewed or
+    // refreshed).
+    int all = 1;
+    for (int b = 0; b < v->B && all; b++) all = r->flags[b] && v->row_ids[b] == b;
+    if (all) {
+        v->y = cache_row(r, v->layer, v->module, 0);
+        return;
+    }
     for (int b = 0; b < v->B; b++)
         if (r->flags[b]) memcpy(v->y + b * row, cache_row(r, v->layer, v->module, v->row_ids[b]), sizeof(float) * row);
     Policy *p = r->policy;

@@ -12,7 +12,8 @@
 
 #include "model/io/file_rules.h"
 
-extern const PolicyClass policy_ddim, policy_random, policy_fora, policy_teacache, policy_smoothcache, policy_oracle;
+extern const PolicyClass policy_ddim, policy_random, policy_fora, policy_teacache, policy_smoothcache, policy_oracle,
+    policy_lazydit, policy_l2c;
 
 // Every policy, in the order --help and reports list them. A new policy adds
 // its extern above and one line here.
@@ -23,6 +24,8 @@ static const PolicyClass *const registry[] = {
     &policy_teacache,
     &policy_smoothcache,
     &policy_oracle,
+    &policy_lazydit,
+    &policy_l2c,
 };
 
 int policy_count(void) { return (int)(sizeof registry / sizeof registry[0]); }
@@ -149,7 +152,11 @@ static int finish(Policy *p, const unsigned char *seen, LzError *err) {
         const PolicyOption *o = &p->cls->options[i];
         if (seen[i]) continue;
         if (!o->def) return lz_fail(err, "policy %s: --%s is required (%s)", p->cls->name, o->name, o->help);
-        if (o->type == POPT_STRING && !*o->def) continue;  // "" = optional string, stays NULL
+        if (!*o->def) {  // "" = optional: a string stays NULL, a double NaN (init resolves it)
+            CHECK(o->type != POPT_INT, "policy %s: integer option --%s cannot default to \"\"", p->cls->name, o->name);
+            if (o->type == POPT_DOUBLE) *(double *)((char *)p->config + o->offset) = NAN;
+            continue;
+        }
         if (set_option(p, o, o->def, err)) return -1;
     }
     build_json(p);
@@ -232,6 +239,10 @@ int policy_create_json(Policy *p, const void *cjson_object, const char *where, L
 
 int policy_init(Policy *p, const PolicyEnv *env, LzError *err) {
     if (p->cls->init && p->cls->init(p, env, err)) return -1;
+    // init may resolve optional options (a threshold read from a gate file):
+    // the provenance JSON records the values the run actually uses.
+    cJSON_free(p->json);
+    build_json(p);
     return 0;
 }
 
@@ -255,8 +266,9 @@ void policy_print_help(void *file) {
         fprintf(f, "  %-12s %s%s\n", c->name, c->summary, c->stack_level ? " [whole stack: --modules both only]" : "");
         for (int k = 0; k < c->n_options; k++) {
             const PolicyOption *o = &c->options[k];
-            fprintf(f, "      --%-14s %s%s%s%s\n", o->name, o->help, o->def ? " (default " : " (required)",
-                    o->def ? (*o->def ? o->def : "none") : "", o->def ? ")" : "");
+            if (!o->def) fprintf(f, "      --%-14s %s (required)\n", o->name, o->help);
+            else if (!*o->def) fprintf(f, "      --%-14s %s (optional)\n", o->name, o->help);
+            else fprintf(f, "      --%-14s %s (default %s)\n", o->name, o->help, o->def);
         }
     }
 }

@@ -44,7 +44,8 @@ typedef struct {
     const char *name;     // without dashes: "threshold"
     PolicyOptType type;
     size_t offset;        // offsetof(MyConfig, field)
-    const char *def;      // default as text ("0.5"), NULL = required
+    const char *def;      // default as text ("0.5"), NULL = required, "" = optional (a string
+                          // stays NULL, a double NaN: init resolves it, e.g. from a file)
     double min, max;      // inclusive range for numbers (ignored when min > max)
     const char *help;     // one line
 } PolicyOption;
@@ -73,7 +74,8 @@ typedef struct {
     size_t config_size;    // bytes of the option struct
     size_t state_size;     // bytes of the state struct (zeroed before init)
     // Validates the config against the run (files, shapes, steps) and prepares
-    // the state. Errors: one line into err, return -1.
+    // the state; may resolve optional options in p->config (policy_init then
+    // rebuilds the provenance JSON). Errors: one line into err, return -1.
     int (*init)(Policy *p, const PolicyEnv *env, LzError *err);
     void (*free)(Policy *p);  // releases what init allocated inside the state
 

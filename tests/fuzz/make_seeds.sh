@@ -9,7 +9,7 @@ L=${LAZYDIT:-build/lazydit}
 F=tests/fuzz
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for t in safetensors dit classifier train_checkpoint npy idx train_config classifier_config policy respacing args; do
+for t in safetensors dit classifier train_checkpoint npy idx train_config classifier_config policy experiment respacing args; do
     mkdir -p "$F/$t"
     rm -f "$F/$t"/seed-*
 done
@@ -96,6 +96,7 @@ cp experiments/models/classifier.json "$F/classifier_config/seed-classifier.json
 printf '%s' '{"epochs": 1, "batch_size": 2, "lr": 0.01, "seed": 1, "out": "c.safetensors", "train_images": "x.npy",
  "train_labels": "y.npy", "test_images": "x.npy", "test_labels": "y.npy", "lr_schedule": "constant"}' \
     >"$F/classifier_config/seed-explicit.json"
+for f in experiments/*.json; do cp "$f" "$F/experiment/seed-$(basename "$f")"; done
 printf '%s' '{"name": "fora", "modules": "both", "interval": 3}' >"$F/policy/seed-fora.json"
 printf '%s' '{"name": "random", "modules": "mlp", "rate": 0.25, "seed": 9}' >"$F/policy/seed-random.json"
 printf '%s\0' ddim attn >"$F/policy/seed-ddim-args"

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The committed learned lazy policies of the default model: LazyDiT gates and
+# Learning-to-Cache routers for 10, 20 and 50 DDIM steps, each calibrated to
+# lazy ratios 0.2, 0.3, 0.4 and 0.5 (models/gates/), and their evaluation
+# against DDIM at the equal-budget step count K x (1 - ratio).
+#
+#   experiments/lazy_gates.sh train K       LazyDiT gates for K steps (results/gates/lazydit_kK/)
+#   experiments/lazy_gates.sh train-l2c K   the L2C router for K steps (results/gates/l2c_kK/)
+#   experiments/lazy_gates.sh train-odd K   gates trained with --odd-steps-only (the shipped code's draw;
+#                                           calibrated files in results/gates/files/, not committed)
+# Kinds: lazydit (gates, published rule), l2c (router), lazyditodd (the shipped
+# code's odd-step training), lazydits1 (the lazydit gates with --staleness 1).
+#   experiments/lazy_gates.sh calibrate K   models/gates/{lazydit,l2c}_kK_rRR.safetensors from those trainings
+#   experiments/lazy_gates.sh eval K        sample N (default 500) images of seed 0 with every file of K
+#                                           and with DDIM at the equal-budget step counts, score them
+#   experiments/lazy_gates.sh table         the README table from results/gates/eval/*.json
+#
+# KINDS (default "lazydit l2c lazyditodd") and RATIOS (default "0.2 0.3 0.4 0.5")
+# restrict calibrate and eval; EVAL_N sets the evaluation sample count (500).
+# Every stage is resumable: a training resumes from its checkpoint, and files
+# that exist are not made again (delete one to redo it). Run in the background
+# with low priority, e.g.
+#   nohup nice -n 10 experiments/lazy_gates.sh train 20 > results/gates/train_k20.log 2>&1 &
+set -euo pipefail
+cd "${LAZYDIT_ROOT:-$(dirname "$0")/..}"
+BUILD=${BUILD:-build}
+L=${LAZYDIT_BIN:-$BUILD/lazydit}
+N=${EVAL_N:-500}
+RATIOS=${RATIOS:-"0.2 0.3 0.4 0.5"}
+W=models/fmnist_dit.safetensors
+OUT=results/gates
+EVAL=$OUT/eval
+mkdir -p "$OUT" "$EVAL" models/gates
+
+# About 30 optimizer steps per trained sampling step (K - 1 steps for gates, K / 2 for routers).
+lazy_iters() { echo $((30 * $1)); }
+l2c_iters() { echo $((30 * ($1 / 2))); }
+# A metadata value of a safetensors file (8-byte little-endian header length, JSON header).
+st_meta() { head -c "$(($(od -An -tu8 -N8 "$1" | tr -d ' ') + 8))" "$1" | tail -c +9 | jq -r ".__metadata__.$2"; }
+rr() { printf '%02d' "$(echo "$1 * 100 / 1" | bc)"; }
+
+# The trained file of a kind, its option, and its calibrated file for ratio RR (percent).
+source_of() {
+    case $1 in
+    lazydit) echo "$OUT/lazydit_k$2/gates.safetensors" ;;
+    l2c) echo "$OUT/l2c_k$2/router.safetensors" ;;
+    lazyditodd) echo "$OUT/lazyditodd_k$2/gates.safetensors" ;;
+    lazydits1) echo "$OUT/lazydit_k$2/gates.safetensors" ;;  # the same gates, --staleness 1
+    esac
+}
+extra_of() { [ "$1" = lazydits1 ] && echo --staleness 1 || true; }
+option_of() { [ "$1" = l2c ] && echo --router || echo --gates; }
+file_of() {
+    case $1 in
+    lazyditodd | lazydits1) echo "$OUT/files/$1_k$2_r$3.safetensors" ;;
+    *) echo "models/gates/$1_k$2_r$3.safetensors" ;;
+    esac
+}
+mkdir -p "$OUT/files"
+
+stage=${1:?usage: experiments/lazy_gates.sh train|train-l2c|calibrate|eval|table [K]}
+K=${2:-}
+
+case "$stage" in
+train)
+    "$L" train-lazy --weights "$W" --out-dir "$OUT/lazydit_k$K" --steps "$K" --iterations "$(lazy_iters "$K")" \
+        --batch 32 --lr 1e-4 --rho 1e-5 --seed 0 --log-every 50
+    ;;
+train-odd)
+    # The shipped code's step draw (--odd-steps-only), for comparison; its files stay in results/.
+    # Only half the steps can be lazy, so it needs a larger rho for the same ratios (at 1e-5 it
+    # reaches 0.165 at threshold 0.5 for K = 20; below 0.5 the untrained half reuses as well).
+    "$L" train-lazy --weights "$W" --out-dir "$OUT/lazyditodd_k$K" --steps "$K" --iterations "$(lazy_iters "$K")" \
+        --batch 32 --lr 1e-4 --rho 1e-4 --seed 0 --odd-steps-only --log-every 50
+    ;;
+train-l2c)
+    "$L" train-l2c --weights "$W" --out-dir "$OUT/l2c_k$K" --steps "$K" --iterations "$(l2c_iters "$K")" \
+        --batch 32 --lr 1e-2 --lambda 1e-5 --seed 0 --log-every 50
+    ;;
+calibrate)
+    # One calibration run per file serves every target (measurements are shared).
+    targets=$(echo $RATIOS | tr ' ' ,)
+    for kind in ${KINDS:-lazydit l2c lazyditodd}; do
+        src=$(source_of "$kind" "$K") opt=$(option_of "$kind")
+        [ -f "$src" ] || continue
+        missing=0
+        for r in $RATIOS; do [ -f "$(file_of "$kind" "$K" "$(rr "$r")")" ] || missing=1; done
+        # A target the file cannot reach (within 2 points) gets no file; the others are still written.
+        [ "$missing" = 0 ] || "$L" calibrate-gates --weights "$W" $opt "$src" $(extra_of "$kind") --target-ratio "$targets" \
+            --out "$(file_of "$kind" "$K" "{r}")" || true
+    done
+    ;;
+eval)
+    score() {  # name: samples in $EVAL/name.npy -> $EVAL/name.eval.json
+        [ -f "$EVAL/$1.eval.json" ] ||
+            "$L" eval --samples "$EVAL/$1.npy" --labels "$EVAL/$1_labels.npy" --json >"$EVAL/$1.eval.json"
+    }
+    for r in $RATIOS; do
+        for kind in ${KINDS:-lazydit l2c lazyditodd}; do
+            g=$(file_of "$kind" "$K" "$(rr "$r")")
+            [ -f "$g" ] || continue
+            name=${kind}_k${K}_r$(rr "$r")_n$N
+            policy=lazydit opt=--gates
+            [ "$kind" = l2c ] && policy=l2c opt=--router
+            [ -f "$EVAL/$name.measure.json" ] || "$L" sample --weights "$W" --n "$N" --seed 0 --steps "$K" --batch 50 \
+                --quiet --policy "$policy" $opt "$g" --out "$EVAL/$name.npy" --json-summary "$EVAL/$name.measure.json" \
+                >/dev/null
+            score "$name"
+        done
+        kb=$(echo "$K * (1 - $r) / 1" | bc)
+        name=ddim_k${kb}_n$N
+        [ -f "$EVAL/$name.npy" ] || "$L" sample --weights "$W" --n "$N" --seed 0 --steps "$kb" --batch 50 --quiet \
+            --out "$EVAL/$name.npy"
+        score "$name"
+    done
+    name=ddim_k${K}_n$N
+    [ -f "$EVAL/$name.npy" ] || "$L" sample --weights "$W" --n "$N" --seed 0 --steps "$K" --batch 50 --quiet \
+        --out "$EVAL/$name.npy"
+    score "$name"
+    ;;
+table)
+    echo "| policy | steps | target | calibrated ratio (seed 1, 200) | realised ratio (seed 0, N) | threshold | FID-proxy | class consistency | DDIM at K(1-r) | its FID-proxy | DDIM at K: FID-proxy |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    for f in $(ls "$EVAL"/*_r*_n*.measure.json 2>/dev/null | sort -V); do
+        name=$(basename "$f" .measure.json)
+        [ -s "$EVAL/$name.eval.json" ] || continue  # not scored yet
+        kind=${name%%_k*}
+        rest=${name#*_k}
+        K=${rest%%_r*}
+        R=${rest#*_r}
+        R=${R%%_n*}
+        n=${name##*_n}
+        g=$(file_of "$kind" "$K" "$R")
+        kb=$(echo "$K * (100 - $R) / 100" | bc)
+        ddim=$EVAL/ddim_k${kb}_n$n.eval.json
+        full=$EVAL/ddim_k${K}_n$n.eval.json
+        calib=$(st_meta "$g" realised_ratio)
+        thr=$(st_meta "$g" threshold)
+        printf '| %s | %s | 0.%s | %.3f | %.3f (N = %s) | %.4g | %.2f | %.3f | DDIM-%s | %s | %s |\n' "$kind" "$K" "$R" \
+            "$calib" "$(jq 'if (.lazy_ratio | type) == "object" then .lazy_ratio.both else .lazy_ratio end' "$f")" "$n" "$thr" "$(jq .fid "$EVAL/$name.eval.json")" \
+            "$(jq .class_consistency "$EVAL/$name.eval.json")" "$kb" \
+            "$( [ -f "$ddim" ] && printf '%.2f' "$(jq .fid "$ddim")" || echo -)" \
+            "$( [ -f "$full" ] && printf '%.2f' "$(jq .fid "$full")" || echo -)"
+    done
+    ;;
+*)
+    echo "unknown stage '$stage'" >&2
+    exit 2
+    ;;
+esac
