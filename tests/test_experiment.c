@@ -193,9 +193,29 @@ static void test_shards(void) {
                count[0], count[1], count[2]);
 }
 
+// The top-level "gates" fills in the gates file of every policy that takes
+// one and does not name its own; other policies are left alone.
+static void test_gates_default(void) {
+    const char *text =
+        "{\"name\": \"g\", \"model\": \"m.safetensors\", \"gates\": \"top.safetensors\", \"n_samples\": 4,"
+        " \"runs\": [{\"name\": \"lazy\", \"policy\": [{\"name\": \"lazydit\"}, {\"name\": \"lazydit\", \"gates\":"
+        " \"own.safetensors\"}]}, {\"name\": \"fora\", \"policy\": {\"name\": \"fora\", \"interval\": 2}}]}";
+    Experiment e;
+    LzError err = {{0}};
+    int rc = experiment_parse(&e, text, "x.json", &err);
+    TEST_CHECK(rc == 0, "config_gates_parses", "%s", err.msg);
+    if (rc) return;
+    int ok = e.n_runs == 3 && strstr(e.runs[0].policy_json, "\"gates\":\"top.safetensors\"") &&
+             strstr(e.runs[1].policy_json, "\"gates\":\"own.safetensors\"") && !strstr(e.runs[2].policy_json, "gates");
+    TEST_CHECK(ok, "config_gates_default_filled_in", "%s | %s | %s", e.n_runs > 0 ? e.runs[0].policy_json : "",
+               e.n_runs > 1 ? e.runs[1].policy_json : "", e.n_runs > 2 ? e.runs[2].policy_json : "");
+    experiment_free(&e);
+}
+
 int main(void) {
     test_errors();
     test_expansion();
     test_shards();
+    test_gates_default();
     return test_finish();
 }
