@@ -737,8 +737,9 @@ int report_write(const ReportOptions *o, LzError *err) {
         rc = rt_write_file(&md, o->out_dir, "REPORT.md", err);
     }
     if (!rc && o->table_out) {
-        fprintf(o->table_out, "Main table of %s (equal-budget pairs; bold = resolved by 95%% intervals):\n\n%s",
-                d.experiment ? d.experiment : base_name(o->db_path), main_table.s);
+        fprintf(o->table_out, "Main table of %s (equal-budget pairs; bold = resolved by 95%% intervals%s):\n\n%s",
+                d.experiment ? d.experiment : base_name(o->db_path),
+                d.n_features ? ", FID by the paired bootstrap where both runs store features" : "", main_table.s);
         fflush(o->table_out);
     }
     rt_free(&md);

@@ -10,23 +10,60 @@
 
 #include "analysis/bootstrap.h"
 #include "analysis/sample_features.h"
+#include "model/base/parallel.h"
 #include "model/base/prng.h"
 
-// B replicate FIDs of one run's features: resample b draws n indices with
-// replacement from Prng(REPORT_PAIRED_SEED) as counts, so every run with the
-// same n sees the same resamples in the same order.
-static int replicates(struct ReportFeatures *rf, const RunFeatures *f, int B, LzError *err) {
-    double *w = lz_malloc(sizeof(double) * (size_t)f->n, "paired bootstrap counts");  // (n)
-    rf->reps = lz_malloc(sizeof(double) * (size_t)B, "paired bootstrap replicates");  // (B)
+void report_paired_counts(double *w, long n, int b) {
     Prng g;
-    prng_seed(&g, REPORT_PAIRED_SEED);
-    int rc = 0;
-    for (int b = 0; b < B && !rc; b++) {
-        memset(w, 0, sizeof(double) * (size_t)f->n);
-        for (long i = 0; i < f->n; i++) w[prng_below(&g, (uint64_t)f->n)] += 1.0;
-        rc = sample_features_fid(&rf->reps[b], f->x, w, f->n, f->dim, &f->ref, err);
+    prng_seed(&g, ((uint64_t)REPORT_PAIRED_SEED << 32) + (uint64_t)b);
+    memset(w, 0, sizeof(double) * (size_t)n);
+    for (long i = 0; i < n; i++) w[prng_below(&g, (uint64_t)n)] += 1.0;
+}
+
+// B replicate FIDs of one run's features, REPLICATE_TILE per tile of the
+// thread pool. Replicate b's resample depends only on (b, n), so the tiles
+// may run in any order on any thread: the result is the same bits.
+enum { REPLICATE_TILE = 8 };
+
+typedef struct {
+    const RunFeatures *f;
+    const FrechetPrepared *ref;
+    double *reps;     // (B)
+    int B;
+    double *scratch;  // (threads, n) counts
+    int *failed;      // (tiles) nonzero when a tile failed
+    LzError *errs;    // (tiles)
+} ReplicateJob;
+
+static void replicate_tile(void *ctx, long tile, int worker) {
+    ReplicateJob *j = ctx;
+    double *w = j->scratch + (size_t)worker * (size_t)j->f->n;
+    for (int b = (int)tile * REPLICATE_TILE; b < j->B && b < (int)(tile + 1) * REPLICATE_TILE; b++) {
+        report_paired_counts(w, j->f->n, b);
+        if (sample_features_fid_prepared(&j->reps[b], j->f->x, w, j->f->n, j->f->dim, j->ref, &j->errs[tile])) {
+            j->failed[tile] = 1;
+            return;
+        }
     }
-    free(w);
+}
+
+static int replicates(struct ReportFeatures *rf, const RunFeatures *f, int B, LzError *err) {
+    FrechetPrepared ref;
+    if (frechet_prepare(&ref, f->ref.mu, f->ref.sigma, f->ref.dim, err)) return -1;
+    long tiles = (B + REPLICATE_TILE - 1) / REPLICATE_TILE;
+    rf->reps = lz_malloc(sizeof(double) * (size_t)B, "paired bootstrap replicates");  // (B)
+    ReplicateJob j = {f, &ref, rf->reps, B, NULL, NULL, NULL};
+    j.scratch = lz_malloc(sizeof(double) * (size_t)parallel_threads() * (size_t)f->n, "paired bootstrap counts");
+    j.failed = lz_calloc((size_t)tiles, sizeof(int), "paired bootstrap tiles");
+    j.errs = lz_calloc((size_t)tiles, sizeof(LzError), "paired bootstrap errors");
+    parallel_tiles(tiles, replicate_tile, &j);
+    int rc = 0;
+    for (long t = 0; t < tiles && !rc; t++)
+        if (j.failed[t]) rc = lz_fail(err, "%s", j.errs[t].msg);
+    free(j.scratch);
+    free(j.failed);
+    free(j.errs);
+    frechet_prepared_free(&ref);
     return rc;
 }
 
@@ -38,9 +75,10 @@ int report_paired_prepare(ReportData *d, const char *path, int resamples, LzErro
     if (rdb_open_readonly(&db, path, err)) return -1;
     bool tables = false;
     int rc = sample_features_tables(&db, &tables, err);
-    // One BLAS thread: the matrices are small (D x D, n x D), and OpenBLAS
-    // results depend on the thread count in the last bits, so fixing it keeps
-    // the report byte-identical whatever the caller's setting.
+    // One BLAS thread per replicate (the thread pool runs the replicates in
+    // parallel): OpenBLAS results depend on its thread count in the last
+    // bits, so fixing it keeps the report byte-identical whatever the
+    // caller's setting.
     const int saved_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
     for (int i = 0; i < d->n_runs && !rc && tables; i++) {

@@ -4,7 +4,8 @@
 // Every run of an experiment starts sample i from the same noise and label, so
 // two runs' samples are pairs, and their FID-proxies move together under the
 // sampling noise. A replicate b draws one resample of the n sample indices
-// (counts from Prng(seed), the same draws for every run with the same n) and
+// (report_paired_counts: counts from Prng(seed * 2^32 + b), the same draws for
+// every run with the same n) and
 // recomputes the FID-proxy of BOTH runs on it (sample_features_fid: weighted
 // Gaussian fit against the fixed reference fit); the difference of the two is
 // one replicate of FID(a) - FID(b). The 95% interval is the plain percentile
@@ -18,6 +19,10 @@
 // and the FID recomputed from each run's features equals its metrics fid to
 // 1e-9 relative (else the features are not the ones the metric came from and
 // the run is left unpaired, counted in ReportData.n_features_mismatch).
+//
+// Cost: per run B weighted covariances (n x D^2) and Frechet distances against
+// the reference prepared once (two D^3 products and one symmetric eigenvalue
+// problem), spread over the thread pool with one BLAS thread each.
 #pragma once
 #include <stdint.h>
 
@@ -49,6 +54,8 @@ void report_paired_free(ReportData *d);
 
 // The paired interval of FID(run a) - FID(run b) (indices into d->runs).
 ReportPaired report_paired_fid(const ReportData *d, int a, int b);
+// Counts w (n) of replicate b's resample of n indices with replacement.
+void report_paired_counts(double *w, long n, int b);
 // FID-proxy of run a against run b: by the paired interval when the runs are
 // paired (excludes 0: resolved), else by the two 95% intervals (report_compare).
 // *paired (may be NULL) receives the paired result.

@@ -157,11 +157,21 @@ void sample_features_free(RunFeatures *f) {
     memset(f, 0, sizeof *f);
 }
 
-int sample_features_fid(double *fid, const float *x, const double *w, long n, int dim, const GaussStats *ref,
-                        LzError *err) {
+int sample_features_fid_prepared(double *fid, const float *x, const double *w, long n, int dim,
+                                 const FrechetPrepared *ref, LzError *err) {
+    if (ref->dim != dim) return lz_fail(err, "frechet distance: feature dimensions differ (%d vs %d)", ref->dim, dim);
     GaussStats s;
     if (gauss_stats_compute_weighted(&s, x, w, n, dim, err)) return -1;
-    int rc = frechet_distance_stats(fid, NULL, ref, &s, err);
+    int rc = frechet_distance_prepared(fid, NULL, ref, s.mu, s.sigma, err);
     gauss_stats_free(&s);
+    return rc;
+}
+
+int sample_features_fid(double *fid, const float *x, const double *w, long n, int dim, const GaussStats *ref,
+                        LzError *err) {
+    FrechetPrepared p;
+    if (frechet_prepare(&p, ref->mu, ref->sigma, ref->dim, err)) return -1;
+    int rc = sample_features_fid_prepared(fid, x, w, n, dim, &p, err);
+    frechet_prepared_free(&p);
     return rc;
 }

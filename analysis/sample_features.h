@@ -49,3 +49,7 @@ void sample_features_free(RunFeatures *f);
 // The FID-proxy of x (n, dim) against ref; w (n) per-row weights or NULL.
 int sample_features_fid(double *fid, const float *x, const double *w, long n, int dim, const GaussStats *ref,
                         LzError *err);
+// The same against a reference prepared once (frechet_prepare of its mu and
+// sigma): identical bits, without the reference's eigendecomposition per call.
+int sample_features_fid_prepared(double *fid, const float *x, const double *w, long n, int dim,
+                                 const FrechetPrepared *ref, LzError *err);
