@@ -11,12 +11,19 @@
 # Kinds: lazydit (gates, published rule), l2c (router), lazyditodd (the shipped
 # code's odd-step training), lazydits1 (the lazydit gates with --staleness 1).
 #   experiments/lazy_gates.sh calibrate K   models/gates/{lazydit,l2c}_kK_rRR.safetensors from those trainings
+#   experiments/lazy_gates.sh ablation K    the module ablation's files from the lazydit training of K:
+#                                           models/gates/lazydit_attn_kK_rRR.safetensors (calibrate-gates
+#                                           --modules attn: RR% of the attention slots reused, MLP always
+#                                           computed), lazydit_mlp_kK_rRR (the same for MLP) and the
+#                                           lazydit_kK_rRR (both) that are missing; RATIOS defaults to
+#                                           "0.1 0.2 0.3 0.4 0.5" here (experiments/ablation_modules.json)
 #   experiments/lazy_gates.sh eval K        sample N (default 500) images of seed 0 with every file of K
 #                                           and with DDIM at the equal-budget step counts, score them
 #   experiments/lazy_gates.sh table         the README table from results/gates/eval/*.json
 #
 # KINDS (default "lazydit l2c lazyditodd") and RATIOS (default "0.2 0.3 0.4 0.5")
-# restrict calibrate and eval; EVAL_N sets the evaluation sample count (500).
+# restrict calibrate and eval; EVAL_N sets the evaluation sample count (500);
+# MODULES (default "attn mlp both") restricts ablation.
 # Every stage is resumable: a training resumes from its checkpoint, and files
 # that exist are not made again (delete one to redo it). Run in the background
 # with low priority, e.g.
@@ -26,6 +33,7 @@ cd "${LAZYDIT_ROOT:-$(dirname "$0")/..}"
 BUILD=${BUILD:-build}
 L=${LAZYDIT_BIN:-$BUILD/lazydit}
 N=${EVAL_N:-500}
+RATIOS_GIVEN=${RATIOS:-}
 RATIOS=${RATIOS:-"0.2 0.3 0.4 0.5"}
 W=models/fmnist_dit.safetensors
 OUT=results/gates
@@ -58,7 +66,7 @@ file_of() {
 }
 mkdir -p "$OUT/files"
 
-stage=${1:?usage: experiments/lazy_gates.sh train|train-l2c|calibrate|eval|table [K]}
+stage=${1:?usage: experiments/lazy_gates.sh train|train-l2c|train-odd|calibrate|ablation|eval|table [K]}
 K=${2:-}
 
 case "$stage" in
@@ -88,6 +96,31 @@ calibrate)
         # A target the file cannot reach (within 2 points) gets no file; the others are still written.
         [ "$missing" = 0 ] || "$L" calibrate-gates --weights "$W" $opt "$src" $(extra_of "$kind") --target-ratio "$targets" \
             --out "$(file_of "$kind" "$K" "{r}")" || true
+    done
+    ;;
+ablation)
+    # Attention-only and MLP-only laziness (the paper's Figure 5) from the same trained gates:
+    # calibrate-gates --modules M runs the policy on that family only and calibrates its ratio
+    # (reused M slots / M slots); the file records modules = M. "both" fills in the published
+    # rule's files that the calibrate stage does not make (0.1 by default).
+    ratios=${RATIOS_GIVEN:-"0.1 0.2 0.3 0.4 0.5"}
+    src=$(source_of lazydit "$K")
+    [ -f "$src" ] || { echo "lazy_gates.sh ablation: $src is missing (run the train stage first)" >&2; exit 1; }
+    for mod in ${MODULES:-attn mlp both}; do
+        case $mod in
+        attn | mlp) name=lazydit_${mod} ;;
+        both) name=lazydit ;;
+        *) echo "lazy_gates.sh ablation: MODULES: '$mod' is not attn, mlp or both" >&2; exit 2 ;;
+        esac
+        # Only the missing targets: a file that exists is never rewritten (the shared measurements
+        # of another target set could move its threshold).
+        targets=
+        for r in $ratios; do
+            [ -f "models/gates/${name}_k${K}_r$(rr "$r").safetensors" ] || targets=${targets:+$targets,}$r
+        done
+        # A target the family cannot reach (within 2 points) gets no file; the others are still written.
+        [ -z "$targets" ] || "$L" calibrate-gates --weights "$W" --gates "$src" --modules "$mod" --target-ratio "$targets" \
+            --out "models/gates/${name}_k${K}_r{r}.safetensors" || true
     done
     ;;
 eval)
