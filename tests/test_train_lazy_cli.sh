@@ -4,7 +4,9 @@
 # gate file tensors as an uninterrupted one (and the same loss CSV), the gate
 # file carries the format's metadata, calibration hits a requested lazy ratio
 # within 2 points and records how (also for one module family, --modules), the rho search runs, `sample --policy
-# lazydit` reproduces the recorded ratio, and bad options give one-line errors.
+# lazydit` reproduces the recorded ratio, `experiments/lazy_gates.sh ablation`
+# writes the module-ablation files and skips those that exist, and bad options
+# give one-line errors.
 set -u
 source "$(dirname "$0")/shell_lib.sh"
 PY=${PYTHON:-/usr/bin/python3}
@@ -138,6 +140,35 @@ rc=$?
     grep -q "^lazydit calibrate-gates: --modules 'attention': expected attn, mlp or both" "$T/bad.log" &&
     pass "calibrate-gates --modules attention: usage error (exit 2, one line)" ||
     fail "calibrate-gates bad --modules" "exit $rc: $(cat "$T/bad.log")"
+
+# experiments/lazy_gates.sh ablation K on a stand-in repository (the tiny DiT as the default model).
+R="$T/root"
+mkdir -p "$R/models" "$R/results/gates/lazydit_k6"
+cp "$T/dit.safetensors" "$R/models/fmnist_dit.safetensors"
+cp "$g" "$R/results/gates/lazydit_k6/gates.safetensors"
+ablate() {
+    LAZYDIT_ROOT="$R" LAZYDIT_BIN="$LAZYDIT" RATIOS="0.2 0.4" MODULES="attn mlp" \
+        bash "$(dirname "$0")/../experiments/lazy_gates.sh" ablation 6 >"$T/abl.log" 2>&1
+}
+ablate
+ok=1
+for m in attn mlp; do
+    for rr in 20 40; do
+        f="$R/models/gates/lazydit_${m}_k6_r$rr.safetensors"
+        [ -f "$f" ] && [ "$(st_meta "$f" modules)" = "$m" ] &&
+            awk -v r="$(st_meta "$f" realised_ratio)" -v t="0.$rr" 'BEGIN { exit !(r - t <= 0.02 && t - r <= 0.02) }' || ok=0
+    done
+done
+# A second run redoes only the file that was deleted (one calibration, one target) and leaves the others alone.
+rm "$R/models/gates/lazydit_mlp_k6_r40.safetensors"
+others() { stat -c '%n %y %s' "$R"/models/gates/lazydit_{attn_k6_r20,attn_k6_r40,mlp_k6_r20}.safetensors; }
+before=$(others)
+ablate
+after=$(others)
+[ "$ok" = 1 ] && [ -f "$R/models/gates/lazydit_mlp_k6_r40.safetensors" ] && [ "$after" = "$before" ] &&
+    [ "$(grep -c '^calibrate: target' "$T/abl.log")" = 1 ] && grep -q '^calibrate: target 0.4000 .*(mlp)' "$T/abl.log" &&
+    pass "lazy_gates.sh ablation: lazydit_{attn,mlp}_k6_r{20,40} within 2 points, modules recorded; only a missing file is redone" ||
+    fail "lazy_gates.sh ablation" "ok=$ok; $(tail -3 "$T/abl.log")"
 
 expect_fail "calibrate-gates: a calibration seed sharing noise with evaluation seed 0 is refused" \
     "share noise with the first 100000 evaluation samples" \
