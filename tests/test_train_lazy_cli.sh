@@ -3,10 +3,10 @@
 # synthetic 8x8 images: an interrupted and resumed training ends with the same
 # gate file tensors as an uninterrupted one (and the same loss CSV), the gate
 # file carries the format's metadata, calibration hits a requested lazy ratio
-# within 2 points and records how (also for one module family, --modules), the rho search runs, `sample --policy
-# lazydit` reproduces the recorded ratio, `experiments/lazy_gates.sh ablation`
-# writes the module-ablation files and skips those that exist, and bad options
-# give one-line errors.
+# within 2 points and records how (also for one module family, --modules),
+# the rho search runs, `sample --policy lazydit` reproduces the recorded
+# ratio, `experiments/lazy_gates.sh ablation` writes the module-ablation files
+# and skips those that exist, and bad options give one-line errors.
 set -u
 source "$(dirname "$0")/shell_lib.sh"
 PY=${PYTHON:-/usr/bin/python3}
