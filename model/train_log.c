@@ -59,10 +59,17 @@ int train_log_open(TrainLog *l, const char *csv_path, const char *header, long r
     strcpy(l->csv_path, csv_path);
     int kept = 0;
     if (resume_step > 0 && (kept = keep_rows_up_to(csv_path, header, resume_step, err)) < 0) return -1;
-    l->csv = fopen(csv_path, kept ? "a" : "w");
-    if (!l->csv) return lz_fail(err, "%s: cannot create the loss CSV (%s)", csv_path, strerror(errno));
-    if (!kept) fprintf(l->csv, "%s\n", header);
-    fflush(l->csv);
+    if (!kept) {
+        // A fresh CSV appears with its header in place (written and renamed as one
+        // file), so a kill right after the start never leaves it empty or headerless.
+        AtomicFile af;
+        if (atomic_open(&af, csv_path, err)) return -1;
+        atomic_write(&af, header, strlen(header));
+        atomic_write(&af, "\n", 1);
+        if (atomic_commit(&af, err)) return -1;
+    }
+    l->csv = fopen(csv_path, "a");
+    if (!l->csv) return lz_fail(err, "%s: cannot open the loss CSV (%s)", csv_path, strerror(errno));
     return 0;
 }
 
