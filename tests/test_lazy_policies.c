@@ -194,7 +194,7 @@ static void observer_init(Observer *o, const DitConfig *c, int max_rows, int K) 
     o->stack_x = lz_calloc((size_t)(max_rows * o->row), sizeof(float), "observer");
     o->z0 = lz_calloc((size_t)(max_rows * o->row), sizeof(float), "observer");
     o->tea_prev = lz_calloc((size_t)(max_rows * o->row), sizeof(float), "observer");
-    o->hooks = (DitHooks){o, NULL, obs_fill, obs_stack_decide, obs_stack_done, NULL};
+    o->hooks = (DitHooks){.ctx = o, .fill = obs_fill, .stack_decide = obs_stack_decide, .stack_done = obs_stack_done};
 }
 
 static void observer_free(Observer *o) {
