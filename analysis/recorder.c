@@ -150,7 +150,7 @@ static void rec_fill(void *ctx, DitModuleView *v) {
 }
 
 const DitHooks *recorder_hooks(Recorder *r) {
-    r->hooks = (DitHooks){r, NULL, rec_fill, NULL, NULL, NULL};
+    r->hooks = (DitHooks){.ctx = r, .fill = rec_fill};  // reads Z (its input distances)
     return &r->hooks;
 }
 

@@ -88,7 +88,7 @@ long dit_acts_bytes(const DitConfig *cfg, int max_batch, int training) {
     int n = act_families(f, DIT_MAX_ACT_FAMILIES, &a, cfg, max_batch, training);
     long total = 0;
     for (int i = 0; i < n; i++) total += f[i].floats;
-    return total * (long)sizeof(float) + max_batch * (long)(2 * sizeof(unsigned char) + 2 * sizeof(int));
+    return total * (long)sizeof(float) + max_batch * (long)(2 * sizeof(unsigned char) + 3 * sizeof(int));
 }
 
 void dit_build(DitModel *m, const DitConfig *cfg, float *params, int max_batch, int training) {
@@ -106,8 +106,9 @@ void dit_build(DitModel *m, const DitConfig *cfg, float *params, int max_batch, 
     m->acts_memory = dit_families_alloc(f, n, "DiT activations", &m->acts_floats);
     m->acts.skip = lz_calloc(2 * (size_t)max_batch, 1, "DiT skip flags");
     m->acts.stack_skip = m->acts.skip + max_batch;
-    m->acts.kept_rows = lz_calloc(2 * (size_t)max_batch, sizeof(int), "DiT kept rows");
+    m->acts.kept_rows = lz_calloc(3 * (size_t)max_batch, sizeof(int), "DiT kept rows");
     m->acts.row_ids = m->acts.kept_rows + max_batch;
+    m->acts.packed_row = m->acts.kept_rows + 2 * (size_t)max_batch;
 }
 
 void dit_free(DitModel *m) {
@@ -154,41 +155,65 @@ static void mlp_module(DitModel *m, int l, float *y, const float *z, int B) {
 
 typedef void (*ModuleFn)(DitModel *m, int l, float *y, const float *z, int B);
 
-// Runs one module with the hook protocol of dit.h: decide (every set of the
-// chain in order), compute the kept rows (all of them, a gathered subset, or
-// none), fill (every set in order). Returns where the module's output now is:
-// y, or the buffer a fill hook pointed the view at.
-static const float *run_module(DitModel *m, const DitStep *step, int l, DitModule which, ModuleFn fn, float *y,
-                       const float *z, const float *gate, int B, const DitHooks *hooks) {
+// First half of a module under the hook protocol of dit.h: every set's
+// decide in chain order. z is NULL when no set reads it (the forward then
+// computes Z after this, for the kept rows only). Lists the kept rows in
+// a->kept_rows (and each row's packed index in a->packed_row) and returns
+// their number.
+static int module_decide(DitModel *m, const DitStep *step, int l, DitModule which, float *y, const float *z,
+                         const float *gate, int B, const DitHooks *hooks, DitModuleView *v) {
     const DitConfig *c = &m->cfg;
-    int T = dit_tokens(c), D = c->hidden;
-    long row = (long)T * D;
     DitActs *a = &m->acts;
+    int D = c->hidden;
     memset(a->skip, 0, (size_t)B);
     for (int b = 0; b < B; b++) a->score[b] = NAN;
-    DitModuleView v = {step, l, which, B, T, D, a->row_ids, z, y, gate, 6 * D, a->skip, a->score};
+    *v = (DitModuleView){step, l, which, B, dit_tokens(c), D, a->row_ids, z, y, gate, 6 * D, a->skip, a->score};
     int has_fill = 0;
     for (const DitHooks *h = hooks; h; h = h->next) {
-        if (h->decide) h->decide(h->ctx, &v);
+        if (h->decide) h->decide(h->ctx, v);
         has_fill |= h->fill != NULL;
     }
     int kept = 0;
-    for (int b = 0; b < B; b++)
+    for (int b = 0; b < B; b++) {
+        a->packed_row[b] = a->skip[b] ? -1 : kept;
         if (!a->skip[b]) a->kept_rows[kept++] = b;
+    }
     CHECK(!m->training || kept == B, "layer %d %s: skipping rows is not supported in training mode", l,
           dit_module_name(which));
     CHECK(kept == B || has_fill, "layer %d %s: rows were skipped but no fill hook provides their output", l,
           dit_module_name(which));
+    return kept;
+}
+
+// Second half: computes the kept rows into v->y (all of them from z, or a
+// packed subset: `packed` = 1 when a->gather_z already holds the kept rows'
+// Z, else they are gathered from z), then every set's fill. Returns where the
+// module's output now is: y, or the buffer a hook pointed the view at.
+static const float *module_run(DitModel *m, int l, ModuleFn fn, DitModuleView *v, const float *z, int packed,
+                               int kept, const DitHooks *hooks) {
+    DitActs *a = &m->acts;
+    long row = (long)v->T * v->D;
+    int B = v->B;
     if (kept == B) {
-        fn(m, l, y, z, B);
+        fn(m, l, v->y, z, B);
     } else if (kept > 0) {
-        for (int k = 0; k < kept; k++) memcpy(a->gather_z + k * row, z + a->kept_rows[k] * row, sizeof(float) * row);
+        if (!packed)
+            for (int k = 0; k < kept; k++)
+                memcpy(a->gather_z + k * row, z + a->kept_rows[k] * row, sizeof(float) * row);
         fn(m, l, a->gather_y, a->gather_z, kept);
-        for (int k = 0; k < kept; k++) memcpy(y + a->kept_rows[k] * row, a->gather_y + k * row, sizeof(float) * row);
+        for (int k = 0; k < kept; k++)
+            memcpy(v->y + a->kept_rows[k] * row, a->gather_y + k * row, sizeof(float) * row);
     }
     for (const DitHooks *h = hooks; h; h = h->next)
-        if (h->fill) h->fill(h->ctx, &v);
-    return v.y;
+        if (h->fill) h->fill(h->ctx, v);
+    return v->y;
+}
+
+// Whether some set of the chain may read a module view's z.
+static int chain_reads_z(const DitHooks *hooks) {
+    for (const DitHooks *h = hooks; h; h = h->next)
+        if ((h->decide || h->fill) && !h->ignores_z) return 1;
+    return 0;
 }
 
 static int chain_has_stack_hooks(const DitHooks *hooks) {
@@ -292,6 +317,8 @@ void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int 
     CHECK(!stack_hooks || !m->training, "dit_forward: stack hooks are not supported in training mode");
     DitStackView sv;
     int Bs = stack_hooks ? stack_decide(m, step, B, hooks, &sv) : B;
+    // Inference with module hooks none of which reads Z: Z only for kept rows.
+    int lazy_z = !m->training && hooks && !chain_reads_z(hooks);
 
     for (int l = 0; l < L && Bs > 0; l++) {
         float *xin = m->training ? a->res + (long)l * BTD : a->res;
@@ -307,16 +334,41 @@ void dit_forward(DitModel *m, const float *x, const float *t, const int *y, int 
         const float *shift_msa = mod, *scale_msa = mod + D, *gate_msa = mod + 2 * D;
         const float *shift_mlp = mod + 3 * D, *scale_mlp = mod + 4 * D, *gate_mlp = mod + 5 * D;
 
-        // LN(x) itself is kept only for backward; z is what the modules and hooks read.
-        layernorm_modulate_forward_par(z1, m->training ? ln1 : NULL, dit_layer(m, a->ln1_mean, l, BT),
-                                       dit_layer(m, a->ln1_rstd, l, BT), xin, shift_msa, scale_msa, Bs, T, D, (int)D6,
-                                       LN_EPS);
-        const float *y1_used = run_module(m, step, l, DIT_ATTN, attention_module, y1, z1, gate_msa, Bs, hooks);
-        // x_mid = x_in + gate_msa * y1 and z2 = modulate(LN(x_mid)) in one pass.
-        residual_layernorm_modulate_forward_par(xmid, z2, m->training ? ln2 : NULL, dit_layer(m, a->ln2_mean, l, BT),
-                                                dit_layer(m, a->ln2_rstd, l, BT), xin, gate_msa, y1_used, shift_mlp,
-                                                scale_mlp, Bs, T, D, (int)D6, LN_EPS);
-        const float *y2_used = run_module(m, step, l, DIT_MLP, mlp_module, y2, z2, gate_mlp, Bs, hooks);
+        float *mean1 = dit_layer(m, a->ln1_mean, l, BT), *rstd1 = dit_layer(m, a->ln1_rstd, l, BT);
+        float *mean2 = dit_layer(m, a->ln2_mean, l, BT), *rstd2 = dit_layer(m, a->ln2_rstd, l, BT);
+        DitModuleView v;
+        const float *y1_used, *y2_used;
+        if (!lazy_z) {
+            // LN(x) itself is kept only for backward; z is what the modules and hooks read.
+            layernorm_modulate_forward_par(z1, m->training ? ln1 : NULL, mean1, rstd1, xin, shift_msa, scale_msa, Bs,
+                                           T, D, (int)D6, LN_EPS);
+            int kept = module_decide(m, step, l, DIT_ATTN, y1, z1, gate_msa, Bs, hooks, &v);
+            y1_used = module_run(m, l, attention_module, &v, z1, 0, kept, hooks);
+            // x_mid = x_in + gate_msa * y1 and z2 = modulate(LN(x_mid)) in one pass.
+            residual_layernorm_modulate_forward_par(xmid, z2, m->training ? ln2 : NULL, mean2, rstd2, xin, gate_msa,
+                                                    y1_used, shift_mlp, scale_mlp, Bs, T, D, (int)D6, LN_EPS);
+            kept = module_decide(m, step, l, DIT_MLP, y2, z2, gate_mlp, Bs, hooks, &v);
+            y2_used = module_run(m, l, mlp_module, &v, z2, 0, kept, hooks);
+        } else {
+            // No hook reads Z: decide first, then Z only for the rows that run,
+            // packed (inference: xin == xmid == xout, updated in place).
+            int kept = module_decide(m, step, l, DIT_ATTN, y1, NULL, gate_msa, Bs, hooks, &v);
+            if (kept == Bs)
+                layernorm_modulate_forward_par(z1, NULL, mean1, rstd1, xin, shift_msa, scale_msa, Bs, T, D, (int)D6,
+                                               LN_EPS);
+            else if (kept > 0)
+                layernorm_modulate_rows_par(a->gather_z, xin, shift_msa, scale_msa, a->kept_rows, kept, T, D, (int)D6,
+                                            LN_EPS);
+            y1_used = module_run(m, l, attention_module, &v, z1, 1, kept, hooks);
+            kept = module_decide(m, step, l, DIT_MLP, y2, NULL, gate_mlp, Bs, hooks, &v);
+            if (kept == Bs)
+                residual_layernorm_modulate_forward_par(xmid, z2, NULL, mean2, rstd2, xin, gate_msa, y1_used,
+                                                        shift_mlp, scale_mlp, Bs, T, D, (int)D6, LN_EPS);
+            else
+                residual_layernorm_modulate_rows_par(xmid, a->gather_z, gate_msa, y1_used, shift_mlp, scale_mlp,
+                                                     a->packed_row, Bs, T, D, (int)D6, LN_EPS);
+            y2_used = module_run(m, l, mlp_module, &v, z2, 1, kept, hooks);
+        }
         if (xout != xmid) memcpy(xout, xmid, sizeof(float) * Bs * T * D);
         gated_residual_forward_par(xout, gate_mlp, y2_used, Bs, T, D, (int)D6);
     }

@@ -43,8 +43,9 @@ typedef struct {
     DitModule module;
     int B, T, D;
     const int *row_ids;   // (B) model row of each view row
-    const float *z;       // (B, T, D) modulated input Z = modulate(LN(x), shift, scale)
-    float *y;             // (B, T, D) module output before the adaLN gate
+    const float *z;       // (B, T, D) modulated input Z = modulate(LN(x), shift, scale); NULL when every
+                          // set of the chain declared ignores_z (Z is then computed for the kept rows only)
+    float *y;             // (B, T, D) module output before the adaLN gate (a hook may repoint it, see DitHooks)
     const float *gate;    // gate of row b: gate + b * gate_stride, D values
     int gate_stride;
     unsigned char *skip;  // (B) 1 = this row reuses a cached output (its module is not run); at fill,
@@ -70,8 +71,15 @@ typedef struct {
 // then `next`, ...) at each point:
 //   stack_decide  before block 0 (only if some set has it; z0 is then computed)
 //   stack_done    after the last block, out = every row's stack output
-//   decide        per module, after z is ready; skip[] starts at 0 and each set
-//                 sees the flags of the sets before it
+//   decide        per module, after z is ready (before it, with z = NULL, if
+//                 every set has ignores_z); skip[] starts at 0 and each set
+//                 sees the flags of the sets before it. A set may point y at
+//                 a (B, T, D) buffer of its own (the lazy runtime does so with
+//                 its cache block): the forward then writes the computed rows
+//                 there, and the rows the set skipped must hold their output
+//                 there by the end of its fill (the cache already does: no
+//                 copy in and none out). Only safe when no later set skips
+//                 rows, since those would write their fill into the buffer
 //   fill          per module, after the kept rows were computed (all rows, a
 //                 gathered subset, or none); the set that skipped a row must
 //                 write its y here, later sets see every row's final y and
@@ -85,6 +93,15 @@ typedef struct {
 // So a policy chained before a recorder decides and fills first, and the
 // recorder observes exactly what the policy decided and what was used. Any
 // pointer may be NULL; with no hooks every module runs.
+//
+// ignores_z = 1 promises that neither decide nor fill of the set reads v->z.
+// When every set of a chain with module hooks promises it (the lazy runtime
+// does for a policy whose decisions do not look at Z: FORA, random,
+// SmoothCache, L2C, oracle; never for LazyDiT, whose gate reads Z), an
+// inference forward decides first and computes LayerNorm + modulate only for
+// the rows that run the module, straight into the packed batch they run as:
+// skipped rows cost neither Z nor a gather copy. The zero default (reads Z)
+// is the safe one. Results are the same bits either way.
 typedef struct DitHooks {
     void *ctx;
     void (*decide)(void *ctx, DitModuleView *v);
@@ -92,6 +109,7 @@ typedef struct DitHooks {
     void (*stack_decide)(void *ctx, DitStackView *v);
     void (*stack_done)(void *ctx, DitStackView *v);
     const struct DitHooks *next;
+    int ignores_z;  // 1 = decide and fill never read v->z (see above)
 } DitHooks;
 
 // Activations. Per-layer tensors have a leading L dimension in training mode
@@ -140,6 +158,7 @@ typedef struct {
     unsigned char *skip;  // (B)
     unsigned char *stack_skip;  // (B)
     int *kept_rows;       // (B)
+    int *packed_row;      // (B) row of each view row in the packed kept batch, -1 if skipped
     int *row_ids;         // (B) model row of each row of the block stack
 } DitActs;
 

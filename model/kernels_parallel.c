@@ -267,6 +267,7 @@ void attention_module_forward_par(float *y, float *qkv, float *att, float *atty,
 typedef struct {
     float *out, *out2, *out3, *out4, *out5;
     const float *in, *in2, *in3, *in4, *in5;
+    const int *rows;
     int N, C, B, T, D, stride;
     float eps;
 } Args;
@@ -327,6 +328,47 @@ void residual_layernorm_modulate_forward_par(float *xout, float *z, float *ln, f
     Args a = {.out = xout, .out2 = z, .out3 = ln, .out4 = mean, .out5 = rstd, .in = xin, .in2 = gate, .in3 = y,
               .in4 = shift, .in5 = scale, .B = B, .T = T, .D = D, .stride = mod_stride, .eps = eps};
     parallel_for(B, 1, res_ln_mod_range, &a);
+}
+
+// One row per call of the serial kernel (B = 1): a row's bits do not depend
+// on which other rows are in the call.
+static void ln_mod_rows_range(void *v, long b, long e) {
+    Args *a = v;
+    long row = (long)a->T * a->D, s = a->stride;
+    for (long k = b; k < e; k++) {
+        long r = a->rows[k];
+        layernorm_modulate_forward(a->out + k * row, NULL, NULL, NULL, a->in + r * row, a->in2 + r * s,
+                                   a->in3 + r * s, 1, a->T, a->D, a->stride, a->eps);
+    }
+}
+
+void layernorm_modulate_rows_par(float *z, const float *in, const float *shift, const float *scale, const int *rows,
+                                 int n, int T, int D, int mod_stride, float eps) {
+    Args a = {.out = z, .in = in, .in2 = shift, .in3 = scale, .rows = rows, .T = T, .D = D, .stride = mod_stride,
+              .eps = eps};
+    parallel_for(n, 1, ln_mod_rows_range, &a);
+}
+
+static void res_ln_mod_rows_range(void *v, long b, long e) {
+    Args *a = v;
+    long row = (long)a->T * a->D, s = a->stride;
+    for (long r = b; r < e; r++) {
+        int k = a->rows[r];
+        if (k >= 0)
+            residual_layernorm_modulate_forward(a->out + r * row, a->out2 + k * row, NULL, NULL, NULL, a->out + r * row,
+                                                a->in + r * s, a->in2 + r * row, a->in3 + r * s, a->in4 + r * s, 1,
+                                                a->T, a->D, a->stride, a->eps);
+        else
+            gated_residual_forward(a->out + r * row, a->in + r * s, a->in2 + r * row, 1, a->T, a->D, a->stride);
+    }
+}
+
+void residual_layernorm_modulate_rows_par(float *x, float *z, const float *gate, const float *y, const float *shift,
+                                          const float *scale, const int *zrow, int B, int T, int D, int mod_stride,
+                                          float eps) {
+    Args a = {.out = x, .out2 = z, .in = gate, .in2 = y, .in3 = shift, .in4 = scale, .rows = zrow, .B = B, .T = T,
+              .D = D, .stride = mod_stride, .eps = eps};
+    parallel_for(B, 1, res_ln_mod_rows_range, &a);
 }
 
 static void mod_fwd_range(void *v, long b, long e) {

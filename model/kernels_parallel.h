@@ -55,6 +55,19 @@ void layernorm_modulate_forward_par(float *z, float *ln, float *mean, float *rst
 void residual_layernorm_modulate_forward_par(float *xout, float *z, float *ln, float *mean, float *rstd,
                                              const float *xin, const float *gate, const float *y, const float *shift,
                                              const float *scale, int B, int T, int D, int mod_stride, float eps);
+// Z of selected rows only, packed: z row k (T, D) = modulate(LN(in row
+// rows[k])) with that row's shift and scale; the same bits as
+// layernorm_modulate_forward_par gives those rows. For a module that runs on a
+// subset of rows and whose skipped rows need no Z.
+void layernorm_modulate_rows_par(float *z, const float *in, const float *shift, const float *scale, const int *rows,
+                                 int n, int T, int D, int mod_stride, float eps);
+// In place x (B, T, D) += gate[b] * y for every row, and Z of the rows with
+// zrow[b] >= 0 into packed row zrow[b] of z (rows with zrow[b] < 0 get no Z).
+// The same bits as residual_layernorm_modulate_forward_par (xout = xin) for
+// those rows and as gated_residual_forward_par for the others.
+void residual_layernorm_modulate_rows_par(float *x, float *z, const float *gate, const float *y, const float *shift,
+                                          const float *scale, const int *zrow, int B, int T, int D, int mod_stride,
+                                          float eps);
 void modulate_forward_par(float *out, const float *in, const float *shift, const float *scale, int B, int T, int D,
                           int mod_stride);
 void modulate_backward_par(float *din, float *dshift, float *dscale, const float *dout, const float *in,

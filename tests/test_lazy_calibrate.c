@@ -97,7 +97,7 @@ static void test_measurements(void) {
     rec.z0 = lz_malloc(sizeof(float) * K * R * rec.row, "rec");
     rec.x = lz_malloc(sizeof(float) * K * R * rec.row, "rec");
     rec.out = lz_malloc(sizeof(float) * K * R * rec.row, "rec");
-    rec.hooks = (DitHooks){&rec, NULL, rec_fill, rec_stack_decide, rec_stack_done, NULL};
+    rec.hooks = (DitHooks){.ctx = &rec, .fill = rec_fill, .stack_decide = rec_stack_decide, .stack_done = rec_stack_done};
     LazyCalibrator tea, smooth;
     lazy_calibrator_init(&tea, "teacache", &c, R, K, 0, R);
     lazy_calibrator_init(&smooth, "smoothcache", &c, R, K, J, R);

@@ -194,7 +194,10 @@ static void observer_init(Observer *o, const DitConfig *c, int max_rows, int K) 
     o->stack_x = lz_calloc((size_t)(max_rows * o->row), sizeof(float), "observer");
     o->z0 = lz_calloc((size_t)(max_rows * o->row), sizeof(float), "observer");
     o->tea_prev = lz_calloc((size_t)(max_rows * o->row), sizeof(float), "observer");
-    o->hooks = (DitHooks){o, NULL, obs_fill, obs_stack_decide, obs_stack_done, NULL};
+    // The observer never reads Z, so the policies below run the forward's
+    // Z-free path (Z only for kept rows) unless the policy itself reads Z.
+    o->hooks = (DitHooks){.ctx = o, .fill = obs_fill, .stack_decide = obs_stack_decide, .stack_done = obs_stack_done,
+                          .ignores_z = 1};
 }
 
 static void observer_free(Observer *o) {

@@ -30,8 +30,9 @@ typedef struct {
 
 // Samples n images with the given policy (NULL = none) from noise z, chunk
 // size `batch`; returns 0 or -1 with err (policy init errors).
-static int run(const char *policy, const PolicyArg *args, int nargs, const char *respacing, float cfg,
-               const float *z, const int *y, long n, int batch, float *out, RunInfo *info, LzError *err) {
+static int run_hooked(const char *policy, const PolicyArg *args, int nargs, const char *respacing, float cfg,
+                      const float *z, const int *y, long n, int batch, const DitHooks *hooks, float *out,
+                      RunInfo *info, LzError *err) {
     DitModel m;
     test_load_dit(&m, MODEL, 2 * batch, 0);
     Diffusion d;
@@ -51,7 +52,7 @@ static int run(const char *policy, const PolicyArg *args, int nargs, const char 
     o.policy = policy ? &pol : NULL;
     Sampler s;
     CHECK(sampler_init(&s, &m, &d, &o, err) == 0, "%s", err->msg);
-    CHECK(sampler_run(&s, out, y, n, z, NULL, NULL, NULL, err) == 0, "%s", err->msg);
+    CHECK(sampler_run(&s, out, y, n, z, hooks, NULL, NULL, err) == 0, "%s", err->msg);
     if (info) {
         const LazyAccount *a = sampler_account(&s);
         info->reused_attn = info->reused_mlp = info->slots = 0;
@@ -72,6 +73,11 @@ done:
     diffusion_free(&d);
     dit_free(&m);
     return rc;
+}
+
+static int run(const char *policy, const PolicyArg *args, int nargs, const char *respacing, float cfg,
+               const float *z, const int *y, long n, int batch, float *out, RunInfo *info, LzError *err) {
+    return run_hooked(policy, args, nargs, respacing, cfg, z, y, n, batch, NULL, out, info, err);
 }
 
 typedef struct {
@@ -320,6 +326,78 @@ static void test_round_trip(void) {
     gates_free(&r);
 }
 
+// A hook set chained after the policy that only looks: it counts the module
+// views it sees at decide and those without Z. Its decide (when set) keeps the
+// runtime from writing outputs straight into its cache; ignores_z = 0 makes
+// the forward compute Z for every row before decide, as it did before the
+// Z-free path existed.
+typedef struct {
+    long views, z_missing;
+} Probe;
+
+static void probe_decide(void *ctx, DitModuleView *v) {
+    Probe *p = ctx;
+    if (!v->step || v->step->step < 0) return;
+    p->views++;
+    p->z_missing += v->z == NULL;
+}
+
+static void probe_fill(void *ctx, DitModuleView *v) { (void)ctx, (void)v; }
+
+// The forward's two ways of running a module for a policy that does not read
+// Z (Z of the kept rows only, packed; outputs straight into the cache) give the
+// same bits as Z for every row with gather and copies; LazyDiT, whose gate
+// reads Z, always gets it (with this test's probe declaring it ignores Z, a
+// LazyDiT class that wrongly declared so too would leave its decide without Z).
+static void test_z_paths(void) {
+    NpyArray z = test_load_f32(GOLDEN "lazy_lazydit_cfg_z.npy");
+    int y[3] = {1, 7, 3};
+    long n = 3, count = z.count;
+    struct {
+        const char *policy;
+        PolicyArg arg;
+        int reads_z;
+    } cases[] = {
+        {"lazydit", {"gates", GOLDEN "lazy_lazydit_cfg_gates.safetensors"}, 1},
+        {"l2c", {"router", GOLDEN "lazy_l2c_cfg_gates.safetensors"}, 0},
+        {"random", {"rate", "0.5"}, 0},
+        {"fora", {"interval", "2"}, 0},
+        {"oracle", {"tau", "0.95"}, 0},
+    };
+    float *want = lz_malloc(sizeof(float) * count, "x"), *got = lz_malloc(sizeof(float) * count, "x");
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        LzError err;
+        RunInfo base, info;
+        char label[300];
+        CHECK(run_hooked(cases[k].policy, &cases[k].arg, 1, "10", 1.5f, z.data, y, n, 3, NULL, want, &base, &err) == 0,
+              "%s", err.msg);
+        const char *variant[] = {"Z-free where allowed, copies", "Z for every row, copies (the old path)",
+                                 "Z for every row, straight into the cache"};
+        for (int v = 0; v < 3; v++) {
+            Probe pr = {0, 0};
+            DitHooks h = {.ctx = &pr, .decide = v < 2 ? probe_decide : NULL, .fill = probe_fill, .ignores_z = v == 0};
+            CHECK(run_hooked(cases[k].policy, &cases[k].arg, 1, "10", 1.5f, z.data, y, n, 3, &h, got, &info, &err) == 0,
+                  "%s", err.msg);
+            snprintf(label, sizeof label, "%s: samples and reuses bit-identical with %s", cases[k].policy, variant[v]);
+            TEST_CHECK(!memcmp(want, got, sizeof(float) * count) && info.reused_attn == base.reused_attn &&
+                           info.reused_mlp == base.reused_mlp,
+                       label, "samples differ or reuses %ld/%ld vs %ld/%ld", info.reused_attn, info.reused_mlp,
+                       base.reused_attn, base.reused_mlp);
+            if (v != 0) continue;
+            long want_missing = cases[k].reads_z ? 0 : pr.views;
+            snprintf(label, sizeof label, "%s: the forward %s Z before decide", cases[k].policy,
+                     cases[k].reads_z ? "computes" : "skips");
+            TEST_CHECK(pr.views == base.slots / (2 * n) && pr.z_missing == want_missing, label,  // 6 model rows a view
+                       "%ld of %ld views without Z", pr.z_missing, pr.views);
+        }
+        snprintf(label, sizeof label, "%s: the test run mixes reused and computed slots", cases[k].policy);
+        long reused = base.reused_attn + base.reused_mlp;
+        TEST_CHECK(reused > 0 && reused < base.slots, label, "%ld of %ld", reused, base.slots);
+    }
+    free(want), free(got);
+    npy_free(&z);
+}
+
 int main(void) {
     LzError err;
     CHECK(sha256_file(MODEL, model_sha, &err) == 0, "%s", err.msg);
@@ -327,6 +405,7 @@ int main(void) {
     CHECK(lz_mkdir_p(tmpdir, &err) == 0, "%s", err.msg);
     test_goldens();
     test_zero_gates();
+    test_z_paths();
     test_file_errors();
     test_round_trip();
     char cmd[400];

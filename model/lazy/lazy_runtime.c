@@ -12,8 +12,25 @@ static unsigned char *valid_at(const LazyRuntime *r, int layer, int module, int 
     return r->valid + ((long)layer * 2 + module) * r->max_rows + row;
 }
 
+// Whether the forward may compute this module's rows straight into its cache
+// block (v->y repointed at decide, see DitHooks in model/dit.h): the view's
+// rows are model rows 0..B-1 (the block is indexed by model row), no review
+// needs the old entries after computing, and no set after the runtime can
+// skip rows (it would write its fill into the cache).
+static int direct_to_cache(const LazyRuntime *r, const DitModuleView *v) {
+    if (r->policy->cls->review) return 0;
+    for (const DitHooks *h = r->hooks.next; h; h = h->next)
+        if (h->decide) return 0;
+    for (int b = 0; b < v->B; b++)
+        if (v->row_ids[b] != b) return 0;
+    return 1;
+}
+
 // Module decision: the policy proposes, the runtime keeps only what the
 // rules allow (enabled module, not the first step, a valid cache entry).
+// A cached module's output goes straight into the cache where it can: rows
+// that reuse are already there, and computed rows refresh it as they are
+// written (no copy in either direction).
 static void rt_decide(void *ctx, DitModuleView *v) {
     LazyRuntime *r = ctx;
     const DitStep *st = v->step;
@@ -23,7 +40,9 @@ static void rt_decide(void *ctx, DitModuleView *v) {
     r->acc.slots[idx] += v->B;
     memset(r->flags, 0, (size_t)v->B);
     Policy *p = r->policy;
-    if (!r->use_modules || st->step == 0 || !policy_on_module(p, v->module) || !p->cls->decide) return;
+    if (!r->use_modules || !policy_on_module(p, v->module)) return;
+    if (direct_to_cache(r, v)) v->y = cache_row(r, v->layer, v->module, 0);
+    if (st->step == 0 || !p->cls->decide) return;
     for (int b = 0; b < v->B; b++) r->scores[b] = NAN;
     p->cls->decide(p, v, r->flags, r->scores);
     r->acc.overhead_macs += v->B * p->decision_macs;
@@ -51,6 +70,14 @@ static void rt_fill(void *ctx, DitModuleView *v) {
     if (!st || st->step < 0 || !r->use_modules) return;
     long row = (long)r->T * r->D;
     long idx = lazy_account_index(&r->acc, st->step, v->layer, v->module);
+    // Computed straight into the cache block (rt_decide): reused rows were
+    // there already, computed rows now hold this step's output.
+    float *block = cache_row(r, v->layer, v->module, 0);
+    if (v->y == block) {
+        for (int b = 0; b < v->B; b++)
+            if (!r->flags[b] && !v->skip[b]) *valid_at(r, v->layer, v->module, v->row_ids[b]) = 1;
+        return;
+    }
     // Every row reuses and the view's rows are model rows 0..B-1: the cache
     // block of this module already is the (B, T, D) output, so the view
     // points there instead of copying it (nothing is computed, reviewed or
@@ -58,7 +85,7 @@ static void rt_fill(void *ctx, DitModuleView *v) {
     int all = 1;
     for (int b = 0; b < v->B && all; b++) all = r->flags[b] && v->row_ids[b] == b;
     if (all) {
-        v->y = cache_row(r, v->layer, v->module, 0);
+        v->y = block;
         return;
     }
     for (int b = 0; b < v->B; b++)
@@ -177,6 +204,8 @@ void lazy_runtime_init(LazyRuntime *r, Policy *policy, const DitConfig *cfg, int
     r->hooks.ctx = r;
     r->hooks.decide = rt_decide;
     r->hooks.fill = rt_fill;
+    // The runtime itself reads Z only through the policy's decide.
+    r->hooks.ignores_z = !r->use_modules || c->ignores_z;
     r->hooks.stack_decide = r->use_stack ? rt_stack_decide : NULL;
     r->hooks.stack_done = r->use_stack ? rt_stack_done : NULL;
 }

@@ -12,6 +12,12 @@
 // stack_decide sees every step, the first included; the runtime keeps rows
 // without a residual in the stack. A row whose computed output a review hook
 // replaced by its cache gets skip[b] = 1 for the hook sets after the runtime.
+//
+// Cost: a cached module's view y points at its cache block from decide on
+// (when no later hook set decides and the policy has no review), so reused
+// rows are read in place and computed rows refresh the cache as the forward
+// writes them; the hook set declares ignores_z when the policy's class does,
+// so the forward computes Z only for the rows that run (model/dit.h).
 #pragma once
 #include "model/lazy/lazy_account.h"
 #include "model/lazy/policy.h"

@@ -74,6 +74,12 @@ typedef struct {
     // 1 = the policy reuses the whole block stack (stack_decide): --modules
     // cannot select attention or MLP and anything but "both" is refused.
     int stack_level;
+    // 1 = decide and review never read v->z (the decision depends on the step,
+    // the slot, a schedule or the computed output only). The forward then
+    // computes LayerNorm + modulate only for the rows that run a module (see
+    // DitHooks.ignores_z in model/dit.h). 0 (the default, and LazyDiT, whose
+    // gate is a function of Z) gets Z for every row before decide.
+    int ignores_z;
     size_t config_size;    // bytes of the option struct
     size_t state_size;     // bytes of the state struct (zeroed before init)
     // Validates the config against the run (files, shapes, steps) and prepares

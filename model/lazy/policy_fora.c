@@ -24,4 +24,5 @@ const PolicyClass policy_fora = {
     .n_options = 1,
     .config_size = sizeof(ForaConfig),
     .decide = fora_decide,
+    .ignores_z = 1,
 };

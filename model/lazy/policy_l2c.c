@@ -75,4 +75,5 @@ const PolicyClass policy_l2c = {
     .init = l2c_init,
     .free = l2c_free,
     .decide = l2c_decide,
+    .ignores_z = 1,
 };

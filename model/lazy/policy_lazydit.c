@@ -77,6 +77,8 @@ static void lazydit_decide(Policy *p, const DitModuleView *v, unsigned char *ski
     int limit = POLICY_CONFIG(p, LazyditConfig)->staleness;
     const float *w = gates_at(&st->g, v->module, v->step->step, v->layer);  // (D)
     long row = (long)v->T * v->D;
+    // The gate is a function of Z: the class must not declare ignores_z.
+    CHECK(v->z, "lazydit: layer %d %s: decide got no Z", v->layer, dit_module_name(v->module));
     for (int b = 0; b < v->B; b++) {
         const float *z = v->z + b * row;  // (T, D)
         double acc = 0;

@@ -51,4 +51,5 @@ const PolicyClass policy_oracle = {
     .n_options = 1,
     .config_size = sizeof(OracleConfig),
     .review = oracle_review,
+    .ignores_z = 1,
 };

@@ -51,4 +51,5 @@ const PolicyClass policy_random = {
     .n_options = 2,
     .config_size = sizeof(RandomConfig),
     .decide = random_decide,
+    .ignores_z = 1,
 };

@@ -85,4 +85,5 @@ const PolicyClass policy_smoothcache = {
     .init = smoothcache_init,
     .free = smoothcache_free,
     .decide = smoothcache_decide,
+    .ignores_z = 1,
 };
