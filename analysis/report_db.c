@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "analysis/result_db.h"
+
 const ReportMetricInfo report_metric_info[RM_COUNT] = {
     [RM_FID] = {"fid", "FID-proxy", "FID", 0, "%.2f"},
     [RM_SFID] = {"sfid", "sFID-proxy", "sFID", 0, "%.2f"},
@@ -107,9 +109,10 @@ static int parse_modules(Db *d, ReportRun *r) {
     const char *v = cJSON_IsString(m) ? m->valuestring : "both";
     int ok = !strcmp(v, "attn") || !strcmp(v, "mlp") || !strcmp(v, "both");
     if (ok) snprintf(r->modules, sizeof r->modules, "%s", v);
+    else  // formatted before the delete: v points into j
+        lz_fail(d->err, "%s: run '%s': policy_json modules '%.20s' is not attn, mlp or both", d->path, r->name, v);
     cJSON_Delete(j);
-    if (!ok) return lz_fail(d->err, "%s: run '%s': policy_json modules '%.20s' is not attn, mlp or both", d->path, r->name, v);
-    return 0;
+    return ok ? 0 : -1;
 }
 
 // The scoring choice the runner wrote into the run's config: a boolean
@@ -167,7 +170,8 @@ static int read_runs(Db *d, ReportData *out) {
         r->lazy_ratio_attn = col_num(st, 19);
         r->lazy_ratio_mlp = col_num(st, 20);
         r->quantize = config_quantize((const char *)sqlite3_column_text(st, 21));
-        if (!r->name || !r->policy || !r->policy_json || !r->model_sha256 || !r->sampler || !r->respacing) {
+        if (!r->experiment || !r->name || !r->policy || !r->policy_json || !r->model_sha256 || !r->sampler ||
+            !r->respacing) {
             sqlite3_finalize(st);
             return lz_fail(d->err, "%s: run_id %ld has a NULL in a NOT NULL text column", d->path, r->run_id);
         }
@@ -332,8 +336,12 @@ int report_db_load(ReportData *out, const char *path, LzError *err) {
     struct stat sb;
     if (stat(path, &sb) != 0) return lz_fail(err, "%s: no such database file", path);
     if (!S_ISREG(sb.st_mode)) return lz_fail(err, "%s: not a regular file", path);
+    // In a directory that cannot be written, a WAL database opens only as
+    // immutable (no -shm file can be made there): the name merge uses too.
+    char uri[2200];
+    if (rdb_read_uri(path, uri, sizeof uri, err)) return -1;
     Db d = {NULL, path, err};
-    int rc = sqlite3_open_v2(path, &d.db, SQLITE_OPEN_READONLY, NULL);
+    int rc = sqlite3_open_v2(uri, &d.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
     if (rc != SQLITE_OK) {
         lz_fail(err, "%s: cannot open as SQLite database: %s", path, d.db ? sqlite3_errmsg(d.db) : sqlite3_errstr(rc));
         sqlite3_close(d.db);
