@@ -1,0 +1,237 @@
+// test_robust_lazy.c: the loaders of the lazy-policy files and of foreign
+// result databases against hostile content (docs/robustness.md): gate and
+// router metadata, calibration files, and databases whose tables lack the
+// schema's constraints, read by `lazydit report` and `lazydit merge`. Each
+// defect the fuzzers found (tests/fuzz/) has its test here, with new
+// instances beside the fuzzer's input.
+#include <math.h>
+#include <sqlite3.h>
+#include <string.h>
+
+#include "analysis/db_merge.h"
+#include "analysis/report_db.h"
+#include "analysis/result_db.h"
+#include "model/lazy/calibration.h"
+#include "model/lazy/gates.h"
+#include "model/io/safetensors.h"
+#include "tests/file_util.h"
+#include "tests/test.h"
+
+static LzError err;
+
+static int has(const char *needle) { return strstr(err.msg, needle) != NULL; }
+
+// --- gate and router files ---------------------------------------------------
+
+static const char *const SHA = "91e068195e7ee39ebf912e940caa8438d6e4b2a82fdb095d9b3b962a1eb26b84";
+
+// A 2-step, 1-block, hidden-2 gate file with the required metadata, one key
+// replaced by (key, value) when key is not NULL.
+static void write_gates(const char *path, const char *key, const char *value) {
+    float w[4] = {0.1f, -0.2f, 0.3f, 0.4f};
+    long shape[3] = {2, 1, 2};
+    StWriteTensor t[2] = {{"attn", 3, shape, w}, {"mlp", 3, shape, w}};
+    const char *keys[8] = {"steps", "respacing", "model_sha256", "rho_attn", "rho_mlp", "threshold", "staleness",
+                           "calibration_samples"};
+    const char *vals[8] = {"2", "2", SHA, "0.5", "0.5", "0.5", "1", "4"};
+    for (int i = 0; key && i < 8; i++)
+        if (!strcmp(keys[i], key)) vals[i] = value;
+    if (st_write(path, t, 2, keys, vals, 8, &err)) {
+        printf("FAIL write gates: %s\n", err.msg);
+        exit(1);
+    }
+}
+
+static void test_gate_metadata(void) {
+    const char *p = test_path("g.safetensors");
+    GateFile g;
+    write_gates(p, NULL, NULL);
+    int ok = gates_read(&g, p, GATES_LAZYDIT, &err) == 0;
+    TEST_CHECK(ok && g.S == 2 && g.staleness == 1 && g.calibration_samples == 4, "gates: a valid file loads", "%s",
+               ok ? "wrong values" : err.msg);
+    if (ok) gates_free(&g);
+    // Integers are parsed whole, as everywhere else (strtol took " 2", "+1").
+    static const char *const bad_ints[][2] = {{"steps", " 2"},       {"steps", "+2"},     {"steps", "2x"},
+                                              {"staleness", "+1"},    {"staleness", "1 "}, {"staleness", "0x1"},
+                                              {"calibration_samples", "-4"}};
+    for (int i = 0; i < 7; i++) {
+        write_gates(p, bad_ints[i][0], bad_ints[i][1]);
+        char name[128];
+        snprintf(name, sizeof name, "gates: metadata %s = '%s' refused", bad_ints[i][0], bad_ints[i][1]);
+        TEST_CHECK(gates_read(&g, p, GATES_LAZYDIT, &err) == -1 && has(bad_ints[i][0]), name, "%s", err.msg);
+    }
+    write_gates(p, "threshold", " 0.5");
+    TEST_CHECK(gates_read(&g, p, GATES_LAZYDIT, &err) == -1 && has("threshold"), "gates: threshold ' 0.5' refused",
+               "%s", err.msg);
+}
+
+// --- calibration files ---------------------------------------------------------
+
+static const char *teacache_json(char *buf, size_t cap, const char *steps, const char *timesteps, const char *x_min,
+                                 const char *x_max, const char *r2) {
+    snprintf(buf, cap,
+             "{\"format\": \"lazydit-calibration\", \"version\": 1, \"policy\": \"teacache\", \"steps\": %s,"
+             " \"respacing\": \"2\", \"timesteps\": %s, \"model_sha256\": \"%s\", \"samples\": 4, \"seed\": 0,"
+             " \"sample_offset\": 2147483648, \"cfg_scale\": 1.5, \"teacache\": {\"target\": \"stack_residual\","
+             " \"coefficients\": [0, 0, 0, 1, 0], \"points\": 8, \"r2\": %s, \"x_min\": %s, \"x_max\": %s}}",
+             steps, timesteps, SHA, r2, x_min, x_max);
+    return buf;
+}
+
+static int load_teacache(const char *text) {
+    const char *p = test_path("c.json");
+    file_write_bytes(p, text, strlen(text));
+    LazyCalibration c;
+    int rc = lazy_calibration_load(p, "teacache", NULL, &c, &err);
+    if (!rc) lazy_calibration_free(&c);
+    return rc;
+}
+
+static void test_calibration(void) {
+    char buf[2048];
+    TEST_CHECK(load_teacache(teacache_json(buf, sizeof buf, "2", "[999, 0]", "0.1", "0.9", "0.95")) == 0,
+               "calibration: a valid teacache file loads", "%s", err.msg);
+    // The fuzzer's input: x_min above x_max (the policy clamps x into the
+    // range, so every x became x_max); and new instances.
+    static const char *const ranges[][2] = {{"1.0093171242885054933", "0.35504225721569699"}, {"2", "1"}, {"1e30", "0"}};
+    for (int i = 0; i < 3; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "calibration: x_min %s above x_max %s refused", ranges[i][0], ranges[i][1]);
+        TEST_CHECK(load_teacache(teacache_json(buf, sizeof buf, "2", "[999, 0]", ranges[i][0], ranges[i][1], "0.9")) ==
+                           -1 && has("x_min"),
+                   name, "%s", err.msg);
+    }
+    TEST_CHECK(load_teacache(teacache_json(buf, sizeof buf, "2", "[999, 0]", "0.5", "0.5", "0.9")) == 0,
+               "calibration: x_min equal to x_max loads", "%s", err.msg);
+    TEST_CHECK(load_teacache(teacache_json(buf, sizeof buf, "2", "[999, 0]", "0", "1", "1.5")) == -1 && has("r2"),
+               "calibration: r2 above 1 refused", "%s", err.msg);
+    // Timesteps that do not fit a long (UBSan: float-cast-overflow before).
+    static const char *const ts[] = {"[1e300, 0]", "[999, 1e19]", "[999, 1000001]", "[999, -1]", "[999, 0.5]"};
+    for (int i = 0; i < 5; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "calibration: timesteps %s refused", ts[i]);
+        TEST_CHECK(load_teacache(teacache_json(buf, sizeof buf, "2", ts[i], "0", "1", "0.9")) == -1 &&
+                       has("timesteps["),
+                   name, "%s", err.msg);
+    }
+    // "steps" alone does not size an allocation: the array is checked first.
+    TEST_CHECK(load_teacache(teacache_json(buf, sizeof buf, "1000000", "[999, 0]", "0", "1", "0.9")) == -1 &&
+                   has("2 entries for 1000000 steps"),
+               "calibration: a step count the timesteps do not hold refused", "%s", err.msg);
+}
+
+// --- foreign result databases ----------------------------------------------------
+
+// A database made by someone else: the schema-v1 tables recreated without
+// their NOT NULL and CHECK constraints, then `sql`.
+static const char *foreign_db(const char *name, const char *sql) {
+    const char *p = test_path(name);
+    ResultDb db;
+    if (rdb_open(&db, p, &err)) {
+        printf("FAIL foreign db: %s\n", err.msg);
+        exit(1);
+    }
+    const char *loose =
+        "DROP TABLE module_steps; DROP TABLE module_rows; DROP TABLE metrics; DROP TABLE sample_metrics;"
+        "DROP TABLE weight_norms; DROP TABLE runs;"
+        "CREATE TABLE runs (run_id INTEGER PRIMARY KEY, experiment, name, model_sha256, policy, policy_json, steps,"
+        " respacing, sampler, eta, cfg_scale, seed, n_samples, batch, git_rev, threads, blas_core, host, started_at,"
+        " finished_at, status, wall_s, macs_all, macs_linear, lazy_ratio, lazy_ratio_attn, lazy_ratio_mlp,"
+        " config_json, error);"
+        "CREATE TABLE module_steps (run_id, step, timestep, layer, module, skip_rate, gate_mean, cos_mean, cos_min,"
+        " cos_p05, rel_l2, z_dist, z_rel_dist, lipschitz, bound_alpha, bound_value, bound_r, bound_c, bound_r2);"
+        "CREATE TABLE module_rows (run_id, sample, null_half, step, layer, module, skipped, score, cos, rel_l2,"
+        " z_dist, z_rel_dist, lipschitz);"
+        "CREATE TABLE metrics (run_id, name, value, ci_low, ci_high, n);"
+        "CREATE TABLE sample_metrics (run_id, sample, name, value);"
+        "CREATE TABLE weight_norms (run_id, layer, module, weight, spectral_norm, iterations);";
+    if (rdb_exec(&db, loose, "loosen the schema", &err) || rdb_exec(&db, sql, "fill", &err)) {
+        printf("FAIL foreign db %s: %s\n", name, err.msg);
+        exit(1);
+    }
+    rdb_close(&db);
+    return p;
+}
+
+#define RUN_VALUES(experiment, name, policy_json, status)                                                     \
+    "INSERT INTO runs VALUES (1, " experiment ", " name ", 'ab', 'ddim', " policy_json ", 4, '4', 'ddim', 0, " \
+    "1.5, 0, 8, 8, NULL, 1, 'x', 'h', 't', 't', " status ", 1, 1, 1, 0, 0, 0, '{}', NULL);"
+
+static void test_report_db(void) {
+    ReportData d;
+    // The fuzzer's input: policy_json whose "modules" is not attn, mlp or
+    // both. The message quoted the string after the JSON holding it was
+    // freed (ASan: heap-use-after-free).
+    static const char *const modules[] = {"'{\"modules\":\"neither\"}'", "'{\"modules\":\"attnx\"}'",
+                                          "'{\"modules\":\"\"}'"};
+    for (int i = 0; i < 3; i++) {
+        char sql[512], name[64];
+        snprintf(sql, sizeof sql, RUN_VALUES("'e'", "'r'", "%s", "'done'"), modules[i]);
+        snprintf(name, sizeof name, "m%d.db", i);
+        const char *p = foreign_db(name, sql);
+        char check[128];
+        snprintf(check, sizeof check, "report: policy_json modules %s refused", modules[i]);
+        TEST_CHECK(report_db_load(&d, p, &err) == -1 && has("is not attn, mlp or both"), check, "%s", err.msg);
+    }
+    // A NULL experiment in a done run (no NOT NULL in a foreign table): the
+    // loader took the first run's experiment with strlen(NULL).
+    const char *p = foreign_db("null_experiment.db", RUN_VALUES("NULL", "'r'", "'{}'", "'done'"));
+    TEST_CHECK(report_db_load(&d, p, &err) == -1 && has("NULL"), "report: a NULL experiment refused", "%s", err.msg);
+    p = foreign_db("null_name.db", RUN_VALUES("'e'", "NULL", "'{}'", "'done'"));
+    TEST_CHECK(report_db_load(&d, p, &err) == -1 && has("NULL"), "report: a NULL name refused", "%s", err.msg);
+    p = foreign_db("ok.db", RUN_VALUES("'e'", "'r'", "'{}'", "'done'"));
+    int ok = report_db_load(&d, p, &err) == 0;
+    TEST_CHECK(ok && d.n_runs == 1 && !strcmp(d.runs[0].modules, "both"), "report: a loose but complete database loads",
+               "%s", ok ? "wrong content" : err.msg);
+    if (ok) report_db_free(&d);
+}
+
+static void test_merge_db(void) {
+    DbMergeStats st;
+    // A NULL status (strcmp(NULL) before): such a run is not done, so it is left out.
+    const char *in = foreign_db("null_status.db", RUN_VALUES("'e'", "'r'", "'{}'", "NULL"));
+    const char *ins[1] = {in};
+    TEST_CHECK(db_merge(test_path("out1.db"), ins, 1, &st, &err) == 0 && st.added == 0 && st.skipped == 1,
+               "merge: a run with a NULL status is left out", "%.200s (added %ld, skipped %ld)", err.msg, st.added,
+               st.skipped);
+    static const char *const nulls[][2] = {{"NULL", "'r'"}, {"'e'", "NULL"}};
+    for (int i = 0; i < 2; i++) {
+        char sql[512], name[64], out[64], check[96];
+        snprintf(sql, sizeof sql, RUN_VALUES("%s", "%s", "'{}'", "'done'"), nulls[i][0], nulls[i][1]);
+        snprintf(name, sizeof name, "null_%d.db", i);
+        snprintf(out, sizeof out, "out_null_%d.db", i);
+        ins[0] = foreign_db(name, sql);
+        snprintf(check, sizeof check, "merge: a done run without %s refused", i ? "a name" : "an experiment");
+        TEST_CHECK(db_merge(test_path(out), ins, 1, &st, &err) == -1 && has(i ? "no name" : "no experiment"), check,
+                   "%s", err.msg);
+    }
+    // The output is not an input, by another path or a hard link either, and
+    // never a FIFO (SQLite's open would block) or a symbolic link.
+    char in_db[1280];  // test_path's buffers rotate
+    snprintf(in_db, sizeof in_db, "%s", foreign_db("in.db", RUN_VALUES("'e'", "'r'", "'{}'", "'done'")));
+    ins[0] = in_db;
+    TEST_CHECK(link(ins[0], test_path("hard.db")) == 0 && db_merge(test_path("hard.db"), ins, 1, &st, &err) == -1 &&
+                   has("also an input"),
+               "merge: OUT a hard link to an input refused", "%s", err.msg);
+    TEST_CHECK(mkfifo(test_path("fifo.db"), 0600) == 0 && db_merge(test_path("fifo.db"), ins, 1, &st, &err) == -1 &&
+                   has("FIFO"),
+               "merge: OUT a FIFO refused at once", "%s", err.msg);
+    const char *fifo_in[1] = {test_path("fifo.db")};
+    TEST_CHECK(db_merge(test_path("out2.db"), fifo_in, 1, &st, &err) == -1 && has("FIFO"),
+               "merge: an input FIFO refused at once", "%s", err.msg);
+    TEST_CHECK(symlink("out3.db", test_path("link.db")) == 0 && db_merge(test_path("link.db"), ins, 1, &st, &err) == -1 &&
+                   has("symbolic link"),
+               "merge: OUT a symbolic link refused", "%s", err.msg);
+    TEST_CHECK(db_merge(test_path("out4.db"), ins, 1, &st, &err) == 0 && st.added == 1, "merge: the loose database merges",
+               "%s", err.msg);
+}
+
+int main(void) {
+    test_dir_make("robust_lazy");
+    test_gate_metadata();
+    test_calibration();
+    test_report_db();
+    test_merge_db();
+    test_dir_remove();
+    return test_failures ? 1 : 0;
+}
