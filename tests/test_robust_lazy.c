@@ -11,6 +11,7 @@
 #include "analysis/db_merge.h"
 #include "analysis/report_db.h"
 #include "analysis/result_db.h"
+#include "experiments/experiment.h"
 #include "model/lazy/calibration.h"
 #include "model/lazy/gates.h"
 #include "model/io/safetensors.h"
@@ -226,12 +227,24 @@ static void test_merge_db(void) {
                "%s", err.msg);
 }
 
+// `run --shard i/N`: both numbers whole, as every integer option.
+static void test_shard_text(void) {
+    static const char *const bad[] = {" 1/4", "+1/4", "1/ 4", "1/4x", "1/+4", "0x1/4", "4/4", "99999999999999999999/4"};
+    int i = -1, n = -1, rejected = 0;
+    for (int k = 0; k < 8; k++) rejected += experiment_parse_shard(bad[k], &i, &n, &err) == -1;
+    TEST_CHECK(rejected == 8, "shard: spaces, signs, hex, trailing text and overflow refused", "%d of 8", rejected);
+    TEST_CHECK(experiment_parse_shard("3/4", &i, &n, &err) == 0 && i == 3 && n == 4 &&
+                   experiment_parse_shard("0/100000", &i, &n, &err) == 0 && n == 100000,
+               "shard: 3/4 and 0/100000 accepted", "%s", err.msg);
+}
+
 int main(void) {
     test_dir_make("robust_lazy");
     test_gate_metadata();
     test_calibration();
     test_report_db();
     test_merge_db();
+    test_shard_text();
     test_dir_remove();
     return test_failures ? 1 : 0;
 }
