@@ -143,7 +143,8 @@ static int run_command(LazyTrainKind kind, int argc, char **argv) {
     if (steps < 2 || steps > 1000) cli_usage(cmd, "--steps %d: training needs 2..1000 sampling steps", steps);
     if (batch < 1 || batch > 4096) cli_usage(cmd, "--batch %d outside 1..4096", batch);
     if (!args_seen(&p, "--iterations")) iterations = 30L * (router ? steps / 2 : steps - 1);
-    if (iterations < 1) cli_usage(cmd, "--iterations %ld must be >= 1", iterations);
+    if (iterations < 1 || iterations > LAZY_TRAIN_MAX_ITER)
+        cli_usage(cmd, "--iterations %ld outside 1..%ld", iterations, LAZY_TRAIN_MAX_ITER);
     if (!(lr > 0 && lr <= 10)) cli_usage(cmd, "--lr %g outside (0, 10]", lr);
     if (!(wd >= 0 && wd <= 1)) cli_usage(cmd, "--weight-decay %g outside [0, 1]", wd);
     if (isnan(rho_attn)) rho_attn = rho;

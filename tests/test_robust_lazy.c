@@ -13,7 +13,9 @@
 #include "analysis/result_db.h"
 #include "experiments/experiment.h"
 #include "model/lazy/calibration.h"
+#include "model/dit_params.h"
 #include "model/lazy/gates.h"
+#include "model/lazy/lazy_train.h"
 #include "model/io/safetensors.h"
 #include "tests/file_util.h"
 #include "tests/test.h"
@@ -227,6 +229,79 @@ static void test_merge_db(void) {
                "%s", err.msg);
 }
 
+// --- train-lazy / train-l2c checkpoints -----------------------------------------
+
+// A checkpoint for a 4-step, 1-block, hidden-4 gate trainer with options
+// {"o":1}: iteration `iter`, adam_t `t`, one element of `bad_name` set to `bad`
+// (NULL: none), and an extra tensor when `extra`.
+static void write_lazy_ckpt(const char *path, const char *iter, const float t[4], const char *bad_name, float bad,
+                            int extra) {
+    static float w[32], m[32], v[32], tt[4], x[1];
+    for (int i = 0; i < 32; i++) w[i] = 0.01f * (float)i, m[i] = 1e-4f, v[i] = 1e-8f;
+    memcpy(tt, t, sizeof tt);
+    if (bad_name) (!strcmp(bad_name, "w") ? w : !strcmp(bad_name, "adam_m") ? m : v)[5] = bad;
+    long shape[4] = {2, 4, 1, 4}, tshape[1] = {4}, xshape[1] = {1};
+    StWriteTensor ts[5] = {{"w", 4, shape, w}, {"adam_m", 4, shape, m}, {"adam_v", 4, shape, v},
+                           {"adam_t", 1, tshape, tt}, {"extra", 1, xshape, x}};
+    const char *keys[3] = {"format", "iteration", "options"};
+    const char *vals[3] = {"lazydit-lazy-train-checkpoint", iter, "{\"o\":1}"};
+    if (st_write(path, ts, extra ? 5 : 4, keys, vals, 3, &err)) {
+        printf("FAIL write checkpoint: %s\n", err.msg);
+        exit(1);
+    }
+}
+
+static void test_lazy_checkpoint(void) {
+    DitConfig c = {.input_size = 4, .patch = 2, .in_channels = 1, .hidden = 4, .depth = 1, .heads = 2,
+                   .num_classes = 2, .learn_sigma = 1, .mlp_hidden = 16, .freq_dim = 256};
+    LazyTrainHyper hp = {.kind = LAZY_TRAIN_GATES, .steps = 4, .respacing = "4", .batch = 2, .lr = 1e-3,
+                         .rho_attn = 1e-5, .rho_mlp = 1e-5, .class_dropout = 0.1, .seed = 7};
+    float *params = lz_calloc((size_t)dit_param_count(&c), sizeof(float), "params");
+    dit_init_official(params, &c, 1);
+    LazyTrainer tr;
+    lazy_trainer_init(&tr, &c, params, &hp, 2);
+    const char *p = test_path("ck.safetensors");
+    const float t3[4] = {0, 2, 0, 1};
+    write_lazy_ckpt(p, "3", t3, NULL, 0, 0);
+    TEST_CHECK(lazy_trainer_load(&tr, p, "{\"o\":1}", &err) == 0 && tr.iter == 3 && tr.adam_t[1] == 2,
+               "lazy checkpoint: a valid one loads", "%s", err.msg);
+    // A negative iteration indexed the epoch permutation out of bounds on the
+    // next step (ASan: heap-buffer-overflow); strtol also took junk as 0.
+    static const char *const iters[] = {"-5", "-1", "abc", " 3", "3x", "+3", "99999999999999999999", "16777217"};
+    for (int i = 0; i < 8; i++) {
+        tr.iter = 0;
+        write_lazy_ckpt(p, iters[i], t3, NULL, 0, 0);
+        char name[96];
+        snprintf(name, sizeof name, "lazy checkpoint: iteration '%s' refused, nothing restored", iters[i]);
+        TEST_CHECK(lazy_trainer_load(&tr, p, "{\"o\":1}", &err) == -1 && has("iteration") && tr.iter == 0, name,
+                   "%s", err.msg);
+    }
+    write_lazy_ckpt(p, "4", t3, NULL, 0, 0);
+    TEST_CHECK(lazy_trainer_load(&tr, p, "{\"o\":1}", &err) == -1 && has("add up to 3"),
+               "lazy checkpoint: AdamW counts that do not add up to the iteration refused", "%s", err.msg);
+    const float half[4] = {0, 1.5f, 0, 1.5f}, neg[4] = {-1, 3, 0, 1};
+    write_lazy_ckpt(p, "3", half, NULL, 0, 0);
+    TEST_CHECK(lazy_trainer_load(&tr, p, "{\"o\":1}", &err) == -1 && has("adam_t[1]"),
+               "lazy checkpoint: a fractional AdamW count refused", "%s", err.msg);
+    write_lazy_ckpt(p, "3", neg, NULL, 0, 0);
+    TEST_CHECK(lazy_trainer_load(&tr, p, "{\"o\":1}", &err) == -1 && has("adam_t[0]"),
+               "lazy checkpoint: a negative AdamW count refused", "%s", err.msg);
+    static const char *const names[] = {"w", "adam_m", "adam_v"};
+    for (int i = 0; i < 3; i++) {
+        write_lazy_ckpt(p, "3", t3, names[i], NAN, 0);
+        char name[96];
+        snprintf(name, sizeof name, "lazy checkpoint: NaN in %s refused", names[i]);
+        TEST_CHECK(lazy_trainer_load(&tr, p, "{\"o\":1}", &err) == -1 && has(names[i]), name, "%s", err.msg);
+    }
+    write_lazy_ckpt(p, "3", t3, "adam_v", -1e-9f, 0);
+    TEST_CHECK(lazy_trainer_load(&tr, p, "{\"o\":1}", &err) == -1 && has("negative"),
+               "lazy checkpoint: a negative second moment refused", "%s", err.msg);
+    write_lazy_ckpt(p, "3", t3, NULL, 0, 1);
+    TEST_CHECK(lazy_trainer_load(&tr, p, "{\"o\":1}", &err) == -1 && has("5 tensors"),
+               "lazy checkpoint: an extra tensor refused", "%s", err.msg);
+    lazy_trainer_free(&tr);
+}
+
 // `run --shard i/N`: both numbers whole, as every integer option.
 static void test_shard_text(void) {
     static const char *const bad[] = {" 1/4", "+1/4", "1/ 4", "1/4x", "1/+4", "0x1/4", "4/4", "99999999999999999999/4"};
@@ -245,6 +320,7 @@ int main(void) {
     test_report_db();
     test_merge_db();
     test_shard_text();
+    test_lazy_checkpoint();
     test_dir_remove();
     return test_failures ? 1 : 0;
 }

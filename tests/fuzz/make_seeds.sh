@@ -10,7 +10,7 @@ F=tests/fuzz
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for t in safetensors dit classifier train_checkpoint npy idx train_config classifier_config policy experiment respacing args \
-    gates calibration paper_tables result_db report_merge; do
+    gates calibration paper_tables result_db report_merge lazy_checkpoint; do
     # Seeds added by hand (seed-every-field.json, seed-oracle.json, ...) are kept:
     # the files below are overwritten, nothing is removed.
     mkdir -p "$F/$t"
@@ -105,6 +105,15 @@ safetensors(f"{F}/gates/seed-router.safetensors",
             [("attn", rng.normal(size=(3, 2))), ("mlp", np.zeros((3, 2)))], dict(minimal, format="l2c-router"))
 safetensors(f"{F}/gates/seed-minimal.safetensors",
             [("attn", np.ones((3, 2, 1))), ("mlp", np.zeros((3, 2, 1)))], minimal)
+
+# train-lazy / train-l2c checkpoints of fuzz_lazy_checkpoint.c's trainers (4 steps, 1 block,
+# hidden 4; options text {"fuzz":1}) after 3 iterations.
+for name, G in [("gates", 4), ("router", 1)]:
+    shape = (2, 4, 1, G)
+    safetensors(f"{F}/lazy_checkpoint/seed-{name}.safetensors",
+                [("w", rng.normal(size=shape)), ("adam_m", rng.normal(size=shape) * 1e-3),
+                 ("adam_v", rng.uniform(0, 1e-6, size=shape)), ("adam_t", np.array([0, 2, 0, 1]))],
+                {"format": "lazydit-lazy-train-checkpoint", "iteration": "3", "options": '{"fuzz":1}'})
 
 # Result databases as SQL on a fresh schema (fuzz_result_db.c): an equal-budget
 # pair (lazydit at 4 steps, ddim at 2), a full-compute run with similarity
