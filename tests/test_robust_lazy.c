@@ -182,6 +182,36 @@ static void test_report_db(void) {
     TEST_CHECK(report_db_load(&d, p, &err) == -1 && has("NULL"), "report: a NULL experiment refused", "%s", err.msg);
     p = foreign_db("null_name.db", RUN_VALUES("'e'", "NULL", "'{}'", "'done'"));
     TEST_CHECK(report_db_load(&d, p, &err) == -1 && has("NULL"), "report: a NULL name refused", "%s", err.msg);
+    // Numbers outside what a run records: they reached integer conversions
+    // (equal-budget steps, ratio columns, log-axis ticks) as undefined
+    // behaviour, or read as other values (sqlite3_column_int keeps 32 bits).
+    static const char *const updates[][2] = {
+        {"UPDATE runs SET lazy_ratio = 1e300", "lazy_ratio"},
+        {"UPDATE runs SET lazy_ratio_attn = -0.5", "lazy_ratio_attn"},
+        {"UPDATE runs SET lazy_ratio_mlp = 1e999", "lazy_ratio_mlp"},
+        {"UPDATE runs SET macs_all = 0", "macs_all"},
+        {"UPDATE runs SET macs_linear = -1e9", "macs_linear"},
+        {"UPDATE runs SET n_samples = 0", "n_samples"},
+        {"UPDATE runs SET cfg_scale = -1e999", "cfg_scale"},
+        {"UPDATE runs SET steps = 4294967300", "4294967300 steps"},
+        {"UPDATE runs SET steps = 0", "0 steps"},
+        {"INSERT INTO metrics VALUES (1, 'fid', 1e999, NULL, NULL, 8)", "fid is not finite"},
+        {"INSERT INTO metrics VALUES (1, 'is', 2, -1e999, 3, 8)", "is is not finite"},
+        {"INSERT INTO module_steps (run_id, step, timestep, layer, module, skip_rate) "
+         "VALUES (1, 4294967296, 999, 0, 'attn', 0)", "step 4294967296"},
+        {"INSERT INTO module_steps (run_id, step, timestep, layer, module, skip_rate) "
+         "VALUES (1, 0, 999, 4294967296, 'attn', 0)", "layer 4294967296"},
+        {"INSERT INTO module_steps (run_id, step, timestep, layer, module, skip_rate, cos_mean) "
+         "VALUES (1, 1, 999, 0, 'attn', 0, 1e999)", "infinite"},
+    };
+    for (int i = 0; i < 14; i++) {
+        char sql[1024], name[64], check[200];
+        snprintf(sql, sizeof sql, RUN_VALUES("'e'", "'r'", "'{}'", "'done'") "%s;", updates[i][0]);
+        snprintf(name, sizeof name, "num%d.db", i);
+        p = foreign_db(name, sql);
+        snprintf(check, sizeof check, "report: %s refused", updates[i][0]);
+        TEST_CHECK(report_db_load(&d, p, &err) == -1 && has(updates[i][1]), check, "%s", err.msg);
+    }
     p = foreign_db("ok.db", RUN_VALUES("'e'", "'r'", "'{}'", "'done'"));
     int ok = report_db_load(&d, p, &err) == 0;
     TEST_CHECK(ok && d.n_runs == 1 && !strcmp(d.runs[0].modules, "both"), "report: a loose but complete database loads",
