@@ -10,8 +10,10 @@
 #include "analysis/result_db.h"
 #include "model/io/file_rules.h"
 
-// Tables with rows per run; runs itself is copied first.
-static const char *const child_tables[] = {"module_steps", "module_rows", "metrics", "sample_metrics", "weight_norms"};
+// Tables with rows per run; runs itself is copied first. An input made before
+// sample_features existed has no such table (its runs have no features).
+static const char *const child_tables[] = {"module_steps",   "module_rows",  "metrics",
+                                           "sample_metrics", "weight_norms", "sample_features"};
 #define N_CHILD ((int)(sizeof child_tables / sizeof child_tables[0]))
 
 typedef struct {
@@ -73,9 +75,10 @@ static char *copy_sql(ResultDb *db, const char *table, LzError *err) {
     return sql;
 }
 
-// Copies run src_id of src as new_id (runs row and every child row).
-static int copy_run(ResultDb *db, char *const *sql, int64_t src_id, int64_t new_id, LzError *err) {
+// Copies run src_id of src as new_id (runs row and every child row that src has).
+static int copy_run(ResultDb *db, char *const *sql, const int *src_has, int64_t src_id, int64_t new_id, LzError *err) {
     for (int t = 0; t <= N_CHILD; t++) {
+        if (t > 0 && !src_has[t - 1]) continue;
         sqlite3_stmt *st = rdb_prepare(db, sql[t], err);
         if (!st) return -1;
         rdb_bind_int64(st, ":new_id", new_id);
@@ -105,6 +108,24 @@ static int merge_one(ResultDb *db, const char *in, char *const *sql, DbMergeStat
                  "INSERT OR IGNORE INTO main.meta (key, value) SELECT key, value FROM src.meta "
                  "WHERE key IN ('experiment', 'config_sha256', 'config')",
                  "copy the experiment's identity", err))
+        goto out;
+    int src_has[N_CHILD];
+    for (int t = 0; t < N_CHILD; t++) {
+        char q[160];
+        snprintf(q, sizeof q, "SELECT count(*) FROM src.sqlite_master WHERE type = 'table' AND name = '%s'",
+                 child_tables[t]);
+        int64_t k = 0;
+        if (rdb_query_int64(db, q, &k, err)) goto out;
+        src_has[t] = k > 0;
+    }
+    // The reference fits of stored features first (sample_features refer to
+    // them). Their key is a hash of the classifier and the reference images,
+    // so an id present in both databases holds the same statistics.
+    if (src_has[N_CHILD - 1] &&
+        rdb_exec(db,
+                 "INSERT OR IGNORE INTO main.feature_references (reference, dim, count, mu, sigma) "
+                 "SELECT reference, dim, count, mu, sigma FROM src.feature_references",
+                 "copy the feature references", err))
         goto out;
     list = rdb_prepare(db, "SELECT run_id, experiment, name, status, config_json FROM src.runs ORDER BY run_id", err);
     find = rdb_prepare(db,
@@ -161,7 +182,7 @@ static int merge_one(ResultDb *db, const char *in, char *const *sql, DbMergeStat
         n_used = sqlite3_column_int64(used, 0);
         sqlite3_reset(used);
         if (n_used && rdb_query_int64(db, "SELECT max(run_id) + 1 FROM main.runs", &new_id, err)) goto out;
-        if (copy_run(db, sql, src_id, new_id, err)) goto out;
+        if (copy_run(db, sql, src_has, src_id, new_id, err)) goto out;
         stats->added++;
         stats->replaced += replaced;
     }

@@ -221,74 +221,88 @@ int gauss_stats_load(GaussStats *s, const char *path, LzError *err) {
 // ----------------------------------------------------------------------------
 // the distance
 
-int frechet_distance_raw(double *fd, FrechetTerms *terms, const double *mu1, const double *sigma1, const double *mu2,
-                         const double *sigma2, int d, LzError *err) {
+int frechet_prepare(FrechetPrepared *p, const double *mu1, const double *sigma1, int d, LzError *err) {
+    memset(p, 0, sizeof *p);
     if (d < 1) return lz_fail(err, "frechet distance: dimension %d must be >= 1", d);
     size_t dd = (size_t)d * d;
-    FrechetTerms t = {0};
-    for (int j = 0; j < d; j++) {
-        double diff = mu1[j] - mu2[j];
-        t.mean_term += diff * diff;
-        t.trace1 += sigma1[(size_t)j * d + j];
-        t.trace2 += sigma2[(size_t)j * d + j];
-    }
-    if (!isfinite(t.mean_term) || !isfinite(t.trace1) || !isfinite(t.trace2))
-        return lz_fail(err, "frechet distance: non-finite mean or covariance");
-
+    for (int j = 0; j < d; j++) p->trace1 += sigma1[(size_t)j * d + j];
     // S1 = V L V^T. After sym_eig, row k of e is eigenvector k, i.e. e = V^T.
-    double *e = lz_malloc(dd * sizeof(double), "frechet eigvecs");      // (D, D)
-    double *lam = lz_malloc((size_t)d * sizeof(double), "frechet eigvals");  // (D)
-    memcpy(e, sigma1, dd * sizeof(double));
-    int info = sym_eig(e, lam, d, true);
+    p->e = lz_malloc(dd * sizeof(double), "frechet eigvecs");              // (D, D)
+    p->sqrt_lam = lz_malloc((size_t)d * sizeof(double), "frechet eigvals");  // (D)
+    p->keep = lz_malloc((size_t)d * sizeof(int), "frechet keep");          // (D)
+    p->mu = lz_malloc((size_t)d * sizeof(double), "frechet mu");           // (D)
+    memcpy(p->mu, mu1, (size_t)d * sizeof(double));
+    p->dim = d;
+    memcpy(p->e, sigma1, dd * sizeof(double));
+    int info = sym_eig(p->e, p->sqrt_lam, d, true);
     if (info != 0) {
-        free(e);
-        free(lam);
+        frechet_prepared_free(p);
         return lz_fail(err, "frechet distance: dsyevd failed on sigma1 (info %d)", info);
     }
     // A covariance is positive semidefinite; negative eigenvalues are rounding
     // (or a rank-deficient sigma). Clamping them to 0 is the projection onto
-    // the PSD cone and replaces pytorch-fid's "add eps*I if sqrtm fails".
-    for (int k = 0; k < d; k++)
-        if (lam[k] < 0) {
-            if (lam[k] < t.min_eig) t.min_eig = lam[k];
-            t.clamped++;
-            lam[k] = 0;
+    // the PSD cone and replaces pytorch-fid's "add eps*I if sqrtm fails". The
+    // rows and columns of M with lambda = 0 are exactly zero and only add
+    // zero eigenvalues, so M keeps the positive ones.
+    for (int k = 0; k < d; k++) {
+        double lam = p->sqrt_lam[k];
+        if (lam < 0) {
+            if (lam < p->min_eig) p->min_eig = lam;
+            p->clamped++;
+            lam = 0;
         }
+        if (lam > 0) p->keep[p->p++] = k;
+        p->sqrt_lam[k] = sqrt(lam);
+    }
+    return 0;
+}
 
+void frechet_prepared_free(FrechetPrepared *p) {
+    free(p->e);
+    free(p->sqrt_lam);
+    free(p->keep);
+    free(p->mu);
+    memset(p, 0, sizeof *p);
+}
+
+int frechet_distance_prepared(double *fd, FrechetTerms *terms, const FrechetPrepared *p, const double *mu2,
+                              const double *sigma2, LzError *err) {
+    const int d = p->dim, np = p->p;
+    size_t dd = (size_t)d * d;
+    FrechetTerms t = {0};
+    t.trace1 = p->trace1;
+    t.clamped = p->clamped;
+    t.min_eig = p->min_eig;
+    for (int j = 0; j < d; j++) {
+        double diff = p->mu[j] - mu2[j];
+        t.mean_term += diff * diff;
+        t.trace2 += sigma2[(size_t)j * d + j];
+    }
+    if (!isfinite(t.mean_term) || !isfinite(t.trace1) || !isfinite(t.trace2))
+        return lz_fail(err, "frechet distance: non-finite mean or covariance");
     // W = V^T S2 V = e S2 e^T (two dgemms), then M = L^{1/2} W L^{1/2}
-    // restricted to the positive eigenvalues: the rows and columns with
-    // lambda = 0 are exactly zero and only add zero eigenvalues.
+    // restricted to the positive eigenvalues of S1.
     double *tmp = lz_malloc(dd * sizeof(double), "frechet tmp");  // (D, D)
     double *wm = lz_malloc(dd * sizeof(double), "frechet W");     // (D, D)
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d, d, d, 1.0, e, d, sigma2, d, 0.0, tmp, d);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d, d, d, 1.0, tmp, d, e, d, 0.0, wm, d);
-    int *keep = lz_malloc((size_t)d * sizeof(int), "frechet keep");
-    int p = 0;
-    for (int k = 0; k < d; k++)
-        if (lam[k] > 0) keep[p++] = k;
-    double *m = tmp;  // reuse: (p, p) packed at the start
-    for (int a = 0; a < p; a++) {
-        double sa = sqrt(lam[keep[a]]);
-        for (int b = 0; b < p; b++) {
-            double sb = sqrt(lam[keep[b]]);
+    double *lam = lz_malloc((size_t)d * sizeof(double), "frechet M eigvals");  // (D)
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d, d, d, 1.0, p->e, d, sigma2, d, 0.0, tmp, d);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d, d, d, 1.0, tmp, d, p->e, d, 0.0, wm, d);
+    double *m = tmp;  // reuse: (np, np) packed at the start
+    for (int a = 0; a < np; a++) {
+        double sa = p->sqrt_lam[p->keep[a]];
+        for (int b = 0; b < np; b++) {
+            double sb = p->sqrt_lam[p->keep[b]];
             // average W and W^T: the dgemms leave O(eps) asymmetry and dsyevd
             // reads only one triangle
-            double wab = 0.5 * (wm[(size_t)keep[a] * d + keep[b]] + wm[(size_t)keep[b] * d + keep[a]]);
-            m[(size_t)a * p + b] = sa * wab * sb;
+            double wab = 0.5 * (wm[(size_t)p->keep[a] * d + p->keep[b]] + wm[(size_t)p->keep[b] * d + p->keep[a]]);
+            m[(size_t)a * np + b] = sa * wab * sb;
         }
     }
     double tr_sqrt = 0;
-    if (p > 0) {
-        info = sym_eig(m, lam, p, false);  // lam reused for M's eigenvalues
-        if (info != 0) {
-            free(e);
-            free(lam);
-            free(tmp);
-            free(wm);
-            free(keep);
-            return lz_fail(err, "frechet distance: dsyevd failed on S1^1/2 S2 S1^1/2 (info %d)", info);
-        }
-        for (int k = 0; k < p; k++) {
+    int info = 0;
+    if (np > 0) {
+        info = sym_eig(m, lam, np, false);
+        for (int k = 0; k < np && info == 0; k++) {
             double v = lam[k];
             if (v < 0) {
                 if (v < t.min_eig) t.min_eig = v;
@@ -298,17 +312,26 @@ int frechet_distance_raw(double *fd, FrechetTerms *terms, const double *mu1, con
             tr_sqrt += sqrt(v);
         }
     }
-    free(e);
-    free(lam);
     free(tmp);
     free(wm);
-    free(keep);
+    free(lam);
+    if (info != 0) return lz_fail(err, "frechet distance: dsyevd failed on S1^1/2 S2 S1^1/2 (info %d)", info);
     t.tr_sqrt = tr_sqrt;
     t.fd = t.mean_term + t.trace1 + t.trace2 - 2.0 * tr_sqrt;
     if (!isfinite(t.fd)) return lz_fail(err, "frechet distance: result is not finite");
     if (terms) *terms = t;
     *fd = t.fd;
     return 0;
+}
+
+int frechet_distance_raw(double *fd, FrechetTerms *terms, const double *mu1, const double *sigma1, const double *mu2,
+                         const double *sigma2, int d, LzError *err) {
+    if (d < 1) return lz_fail(err, "frechet distance: dimension %d must be >= 1", d);
+    FrechetPrepared p;
+    if (frechet_prepare(&p, mu1, sigma1, d, err)) return -1;
+    int rc = frechet_distance_prepared(fd, terms, &p, mu2, sigma2, err);
+    frechet_prepared_free(&p);
+    return rc;
 }
 
 int frechet_distance_stats(double *fd, FrechetTerms *terms, const GaussStats *a, const GaussStats *b, LzError *err) {

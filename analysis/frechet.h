@@ -66,5 +66,26 @@ int frechet_distance_stats(double *fd, FrechetTerms *terms, const GaussStats *a,
 // FD from raw (mu, sigma) arrays, sigma (d, d) row-major symmetric.
 int frechet_distance_raw(double *fd, FrechetTerms *terms, const double *mu1, const double *sigma1, const double *mu2,
                          const double *sigma2, int d, LzError *err);
+// The first set's part of the computation, done once when one reference is
+// compared with many sets (bootstrap replicates): tr(S1), the eigenvectors of
+// S1 and the square roots of its eigenvalues (negative ones clamped to 0).
+// frechet_distance_raw is prepare + prepared, so both give identical bits.
+typedef struct {
+    int dim;
+    int p;             // positive eigenvalues of S1 (the size of M)
+    double *mu;        // (D) mu1
+    double *e;         // (D, D) eigenvectors of S1 as rows (V^T)
+    double *sqrt_lam;  // (D) square roots of S1's clamped eigenvalues
+    int *keep;         // (p) indices of the positive ones
+    double trace1;
+    int clamped;       // S1's negative eigenvalues
+    double min_eig;
+} FrechetPrepared;
+int frechet_prepare(FrechetPrepared *p, const double *mu1, const double *sigma1, int d, LzError *err);
+// FD between the prepared first set and (mu2, sigma2) of the same dimension.
+int frechet_distance_prepared(double *fd, FrechetTerms *terms, const FrechetPrepared *p, const double *mu2,
+                              const double *sigma2, LzError *err);
+void frechet_prepared_free(FrechetPrepared *p);
+
 // FD straight from two feature matrices x1 (n1, d) and x2 (n2, d).
 int frechet_distance_features(double *fd, const float *x1, long n1, const float *x2, long n2, int d, LzError *err);

@@ -9,6 +9,7 @@
 
 #include "analysis/report_claims.h"
 #include "analysis/report_compare.h"
+#include "analysis/report_paired.h"
 #include "analysis/report_paper.h"
 #include "analysis/report_study.h"
 #include "model/io/atomic_file.h"
@@ -83,7 +84,8 @@ static void comparison_cell(ReportText *t, const ReportData *d, const Row *row) 
     for (int k = 0; k < n_table_metrics(d); k++) {
         ReportMetricId m = table_metrics[k];
         if (!r->m[m].present && !b->m[m].present) continue;
-        ReportCmp c = report_compare(&r->m[m], &b->m[m], report_metric_info[m].higher_better);
+        ReportCmp c = m == RM_FID ? report_compare_fid(d, row->run, row->partner, NULL)
+                                  : report_compare(&r->m[m], &b->m[m], report_metric_info[m].higher_better);
         char *dst = c == CMP_A_BETTER ? better : c == CMP_B_BETTER ? worse : c == CMP_UNRESOLVED ? open_ : missing;
         size_t len = strlen(dst);
         snprintf(dst + len, 128 - len, "%s%s", len ? ", " : "", report_metric_info[m].abbrev);
@@ -98,6 +100,22 @@ static void comparison_cell(ReportText *t, const ReportData *d, const Row *row) 
     }
     if (missing[0]) rt_printf(t, "%s no interval %s", any++ ? ";" : "", missing);
     rt_puts(t, " |");
+}
+
+// FID(run) - FID(equal-budget DDIM) with the paired bootstrap's 95% interval;
+// "(unpaired)" when the two runs cannot be paired (the FID comparison then
+// falls back to the two runs' own intervals).
+static void delta_cell(ReportText *t, const ReportData *d, const Row *row) {
+    const ReportRun *r = &d->runs[row->run];
+    if (report_is_ddim(r) || row->partner < 0 || !r->m[RM_FID].present || !d->runs[row->partner].m[RM_FID].present) {
+        rt_puts(t, " — |");
+        return;
+    }
+    ReportPaired p = report_paired_fid(d, row->run, row->partner);
+    if (p.ok)
+        rt_printf(t, " %+.2f [%.2f, %.2f] |", p.diff, p.lo, p.hi);
+    else
+        rt_printf(t, " %+.2f (unpaired) |", r->m[RM_FID].value - d->runs[row->partner].m[RM_FID].value);
 }
 
 // rows[0..n) hold run indices on entry; partners and order are filled in.
@@ -125,16 +143,19 @@ static void pair_table(ReportText *t, const ReportData *d, Row *rows, int n) {
         if (rows[i].partner < 0) continue;
         const ReportRun *r = &d->runs[rows[i].run], *b = &d->runs[rows[i].partner];
         for (int m = 0; m < RM_COUNT; m++) {
-            ReportCmp c = report_compare(&r->m[m], &b->m[m], report_metric_info[m].higher_better);
+            ReportCmp c = m == RM_FID ? report_compare_fid(d, rows[i].run, rows[i].partner, NULL)
+                                      : report_compare(&r->m[m], &b->m[m], report_metric_info[m].higher_better);
             if (c == CMP_A_BETTER) mark[(size_t)rows[i].run * RM_COUNT + m] = 1;
             if (c == CMP_B_BETTER) mark[(size_t)rows[i].partner * RM_COUNT + m] = 1;
         }
     }
-    int nm = n_table_metrics(d);
+    int nm = n_table_metrics(d), delta = d->n_features > 0;
     rt_puts(t, "| method | steps | lazy ratio | GMACs/sample |");
     for (int k = 0; k < nm; k++) rt_printf(t, " %s |", report_metric_info[table_metrics[k]].label);
+    if (delta) rt_puts(t, " ΔFID vs equal-budget DDIM [95% CI] |");
     rt_puts(t, " wall (s) | equal-budget comparison |\n|---|---:|---:|---:|");
     for (int k = 0; k < nm; k++) rt_puts(t, "---|");
+    if (delta) rt_puts(t, "---|");
     rt_puts(t, "---:|---|\n");
     for (int i = 0; i < n; i++) {
         const ReportRun *r = &d->runs[rows[i].run];
@@ -146,6 +167,7 @@ static void pair_table(ReportText *t, const ReportData *d, Row *rows, int n) {
             ReportMetricId m = table_metrics[k];
             metric_cell(t, &r->m[m], report_metric_info[m].fmt, mark[(size_t)rows[i].run * RM_COUNT + m]);
         }
+        if (delta) delta_cell(t, d, &rows[i]);
         rt_printf(t, " %s |", rt_num(b3, sizeof b3, "%.1f", r->wall_s));
         if (report_is_ddim(r))
             rt_puts(t, " — |\n");
@@ -244,7 +266,7 @@ static void policy_matrix(ReportText *t, const ReportData *d) {
         }
     rt_puts(t, "Summary: FID-proxy gain over the equal-budget DDIM run, FID(DDIM-K) - FID(policy) (positive: the "
                "policy is better), per policy and (steps, lazy ratio rounded to 10%). **+** marks a gain resolved by "
-               "the 95% intervals, **-** a resolved loss; a value without a mark is not resolved; ~ marks a DDIM "
+               "the FID test of the main table, **-** a resolved loss; a value without a mark is not resolved; ~ marks a DDIM "
                "partner with the nearest step count instead of K.\n\n| policy |");
     for (int c = 0; c < nc; c++) rt_printf(t, " %d steps, %d%% |", col_s[c], col_r[c]);
     rt_puts(t, "\n|---|");
@@ -269,7 +291,7 @@ static void policy_matrix(ReportText *t, const ReportData *d) {
                 continue;
             }
             const ReportMetric *f = &d->runs[best].m[RM_FID], *g = &d->runs[j].m[RM_FID];
-            ReportCmp cmp = report_compare(f, g, 0);
+            ReportCmp cmp = report_compare_fid(d, best, j, NULL);
             rt_printf(t, " %s%.2f%s |", exact ? "" : "~", g->value - f->value,
                       cmp == CMP_A_BETTER ? " **+**" : cmp == CMP_B_BETTER ? " **-**" : "");
         }
@@ -318,6 +340,36 @@ static void policy_tables(ReportText *t, const ReportData *d) {
     }
     free(rows);
     free(keys);
+}
+
+// Which test decided the FID comparisons (shown when the database has stored
+// features): the paired bootstrap where both runs have them, else the two
+// runs' own intervals.
+static void fid_test_paragraph(ReportText *t, const ReportData *d) {
+    int paired = 0, unpaired = 0;
+    for (int i = 0; i < d->n_runs; i++) {
+        const ReportRun *r = &d->runs[i];
+        if (report_is_ddim(r) || !r->m[RM_FID].present) continue;
+        int exact, j = report_find_ddim(d, r, report_equal_budget_steps(r->steps, r->lazy_ratio), &exact);
+        if (j < 0 || !d->runs[j].m[RM_FID].present) continue;
+        if (report_paired_fid(d, i, j).ok) paired++;
+        else unpaired++;
+    }
+    rt_printf(t,
+              "**FID test.** %d run%s of this database store per-sample FID-proxy features (`sample_features`). "
+              "Every run starts sample i from the same noise and label, so for two such runs the column ΔFID gives "
+              "FID(run) - FID(equal-budget DDIM) with the 95%% interval of a paired bootstrap (%d resamples of the "
+              "sample indices, the same indices in both runs, seed %d, plain percentile interval), and the FID-proxy "
+              "is marked where that interval excludes 0; the two runs' own intervals are not used for it. Without "
+              "features for both runs the FID-proxy is compared by the two intervals as for the other metrics and "
+              "ΔFID says \"unpaired\". Equal-budget FID comparisons in this report: %d by the paired test, %d by the "
+              "two intervals.",
+              d->n_features, d->n_features == 1 ? "" : "s", d->paired_resamples, REPORT_PAIRED_SEED, paired, unpaired);
+    if (d->n_features_mismatch)
+        rt_printf(t, " %d run%s stored features that do not give back %s metrics fid (to 1e-9): not paired.",
+                  d->n_features_mismatch, d->n_features_mismatch == 1 ? "" : "s",
+                  d->n_features_mismatch == 1 ? "its" : "their");
+    rt_puts(t, "\n\n");
 }
 
 // ---- the paper's numbers beside the local rows ----
@@ -396,7 +448,11 @@ static void paper_section(ReportText *t, const ReportData *d, const PaperRow *ro
     rt_puts(t,
             "Equal-budget FID gains, FID(DDIM-K) - FID(LazyDiT) with K = round(S x (1 - ratio)) (positive: LazyDiT "
             "better). Local gains use the realised ratio and the 95% intervals of both runs (half widths added in "
-            "quadrature).\n\n"
+            "quadrature).");
+    if (d->n_features)
+        rt_puts(t, " Where both runs have stored per-sample features, the interval is the paired bootstrap's (\"paired\"), "
+                   "and it decides \"resolved\".");
+    rt_puts(t, "\n\n"
             "| LazyDiT | DDIM | paper gain | local gain | local 95% interval | local resolved |\n|---|---|---:|---:|---|---|\n");
     for (int k = 0; k < n; k++) {
         const PaperRow *p = &rows[k];
@@ -418,9 +474,12 @@ static void paper_section(ReportText *t, const ReportData *d, const PaperRow *ro
         const ReportMetric *fl = &d->runs[li].m[RM_FID], *fd = &d->runs[lj].m[RM_FID];
         double gain = fd->value - fl->value, h1 = report_half_width(fl), h2 = report_half_width(fd);
         double h = sqrt(h1 * h1 + h2 * h2);
-        ReportCmp c = report_compare(fl, fd, 0);
+        ReportPaired pp;
+        ReportCmp c = report_compare_fid(d, li, lj, &pp);
         char iv[96];
-        if (isnan(h))
+        if (pp.ok)
+            snprintf(iv, sizeof iv, "[%.2f, %.2f] paired", -pp.hi, -pp.lo);
+        else if (isnan(h))
             snprintf(iv, sizeof iv, "—");
         else
             snprintf(iv, sizeof iv, "[%.2f, %.2f]", gain - h, gain + h);
@@ -619,7 +678,8 @@ static void runs_appendix(ReportText *t, const ReportData *d) {
 
 int report_write(const ReportOptions *o, LzError *err) {
     ReportData d;
-    if (report_db_load(&d, o->db_path, err)) return -1;
+    int B = o->paired_resamples == 0 ? REPORT_PAIRED_RESAMPLES : o->paired_resamples < 0 ? 0 : o->paired_resamples;
+    if (report_db_load_with(&d, o->db_path, B, err)) return -1;
     PaperRow *paper = NULL;
     int n_paper = 0;
     if (paper_rows_load(o->paper_tables, &paper, &n_paper, err)) {
@@ -645,6 +705,7 @@ int report_write(const ReportOptions *o, LzError *err) {
                      "overlap; \"no interval\" those the database has no interval for. P = precision, R = recall, CC = class "
                      "consistency; PSNR and SSIM (when computed) compare each sample with the full-compute sample "
                      "from the same noise.\n\n");
+        if (d.n_features) fid_test_paragraph(&md, &d);
         rt_puts(&md, main_table.s);
         paper_section(&md, &d, paper, n_paper);
         policy_tables(&md, &d);
@@ -676,8 +737,9 @@ int report_write(const ReportOptions *o, LzError *err) {
         rc = rt_write_file(&md, o->out_dir, "REPORT.md", err);
     }
     if (!rc && o->table_out) {
-        fprintf(o->table_out, "Main table of %s (equal-budget pairs; bold = resolved by 95%% intervals):\n\n%s",
-                d.experiment ? d.experiment : base_name(o->db_path), main_table.s);
+        fprintf(o->table_out, "Main table of %s (equal-budget pairs; bold = resolved by 95%% intervals%s):\n\n%s",
+                d.experiment ? d.experiment : base_name(o->db_path),
+                d.n_features ? ", FID by the paired bootstrap where both runs store features" : "", main_table.s);
         fflush(o->table_out);
     }
     rt_free(&md);

@@ -17,6 +17,7 @@ typedef struct {
     const char *gnuplot;       // program; NULL = "gnuplot"
     int render;                // 1: render PNG and SVG; 0: write .dat and .gp only
     FILE *table_out;           // also print the main table here; NULL = nowhere
+    int paired_resamples;      // B of the paired FID bootstrap (runs with stored features); 0 = REPORT_PAIRED_RESAMPLES, < 0 = off
 } ReportOptions;
 
 int report_write(const ReportOptions *o, LzError *err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "analysis/report_compare.h"
+#include "analysis/report_paired.h"
 #include "analysis/report_study.h"
 
 const char *report_verdict_name(ReportVerdict v) {
@@ -112,8 +113,17 @@ static void claim_a(const ReportData *d, ReportClaim *c) {
 typedef struct {
     int lazy, ddim, k;
     double gain, half;  // FID(DDIM) - FID(LazyDiT) and its 95% half width
+    double lo, hi;      // the paired 95% interval of the gain (when paired)
+    int paired;         // decided by the paired bootstrap
     ReportCmp cmp;      // LazyDiT (a) against DDIM (b)
 } Pair;
+
+// The sentence the FID rules gain when the database stores features.
+static const char *paired_rule(const ReportData *d) {
+    return d->n_features ? "; where both runs store per-sample features, the FID-proxy comparison is the paired "
+                           "bootstrap interval of the difference instead (resolved when it excludes 0)"
+                         : "";
+}
 
 static int collect_pairs(const ReportData *d, Pair *pairs) {
     int n = 0;
@@ -130,7 +140,14 @@ static int collect_pairs(const ReportData *d, Pair *pairs) {
         p->gain = fid(&d->runs[j])->value - fid(r)->value;
         double h1 = report_half_width(fid(r)), h2 = report_half_width(fid(&d->runs[j]));
         p->half = sqrt(h1 * h1 + h2 * h2);
-        p->cmp = report_compare(fid(r), fid(&d->runs[j]), 0);
+        ReportPaired pp;
+        p->cmp = report_compare_fid(d, i, j, &pp);
+        p->paired = pp.ok;
+        if (pp.ok) {
+            p->lo = -pp.hi;
+            p->hi = -pp.lo;
+            p->half = 0.5 * (pp.hi - pp.lo);
+        }
     }
     return n;
 }
@@ -144,12 +161,16 @@ static void claim_b(const ReportData *d, ReportClaim *b1, ReportClaim *b2) {
              "pairs: each LazyDiT run (both modules) with the DDIM run of exactly K = round(S x (1 - lazy ratio)) "
              "steps and the same settings; FID-proxy compared by 95%% intervals. Holds if at least one pair is "
              "resolved in LazyDiT's favour, none in DDIM's, and LazyDiT has the lower FID-proxy in more than half of "
-             "the pairs; fails if any pair is resolved in DDIM's favour; inconclusive otherwise");
+             "the pairs; fails if any pair is resolved in DDIM's favour; inconclusive otherwise%s",
+             paired_rule(d));
     snprintf(b2->rule, sizeof b2->rule,
              "gain g = FID(DDIM-K) - FID(LazyDiT), 95%% half width sqrt(h1^2 + h2^2) from the two intervals; "
              "D = mean gain of the pairs with the smallest K - mean gain of the pairs with the largest K (half widths "
              "combined in quadrature, as for independent errors). Holds if D's interval lies above 0, fails if below "
-             "0, inconclusive if it contains 0 or fewer than two budgets are paired");
+             "0, inconclusive if it contains 0 or fewer than two budgets are paired%s",
+             d->n_features ? "; a pair of runs with stored features uses half the width of its paired bootstrap "
+                             "interval as h instead"
+                           : "");
     Pair *pairs = lz_malloc(sizeof(Pair) * (size_t)(d->n_runs + 1), "claim b pairs");
     int n = collect_pairs(d, pairs);
     if (!n) {
@@ -174,7 +195,11 @@ static void claim_b(const ReportData *d, ReportClaim *b1, ReportClaim *b2) {
                                                           : "not resolved";
         CAT(b1->evidence, "%s%d steps at %.0f%% vs DDIM-%d: %.2f vs %.2f (%s)", p ? "; " : "", l->steps,
             100 * l->lazy_ratio, r->steps, fid(l)->value, fid(r)->value, what);
-        CAT(b1->interval, "%sDDIM-%d: gain %.2f ± %.2f", p ? "; " : "", pairs[p].k, pairs[p].gain, pairs[p].half);
+        if (pairs[p].paired)
+            CAT(b1->interval, "%sDDIM-%d: gain %.2f [%.2f, %.2f] paired", p ? "; " : "", pairs[p].k, pairs[p].gain,
+                pairs[p].lo, pairs[p].hi);
+        else
+            CAT(b1->interval, "%sDDIM-%d: gain %.2f ± %.2f", p ? "; " : "", pairs[p].k, pairs[p].gain, pairs[p].half);
     }
     CAT(b1->evidence, " — %d of %d pairs resolved for LazyDiT, %d for DDIM; LazyDiT lower in %d", n_lazy, n, n_ddim,
         n_point);
@@ -303,8 +328,9 @@ static int cmp_ablation(const void *a, const void *b) {
 // Largest tolerated module ratio of the `modules`-only LazyDiT runs like
 // `base` (steps and settings). *none_collapsed when the curve never
 // collapses (then tau is the largest tested ratio). Returns the number of runs.
-static int tolerance(const ReportData *d, const ReportRun *base, const char *modules, double full_fid, double *tau,
+static int tolerance(const ReportData *d, const ReportRun *base, const char *modules, int full, double *tau,
                      int *none_collapsed, char *trace, size_t cap) {
+    double full_fid = fid(&d->runs[full])->value;
     Ablation *a = lz_malloc(sizeof(Ablation) * (size_t)(d->n_runs + 1), "claim d ablation");
     int n = 0;
     for (int i = 0; i < d->n_runs; i++) {
@@ -320,6 +346,9 @@ static int tolerance(const ReportData *d, const ReportRun *base, const char *mod
         const ReportMetric *f = fid(&d->runs[a[k].idx]);
         double low = isnan(f->lo) ? f->value : f->lo;
         int collapsed = low > (1 + CLAIM_D_COLLAPSE) * full_fid;
+        // Paired: the lower end of FID(run) - FID(full compute) against the same 10%.
+        ReportPaired pp = report_paired_fid(d, a[k].idx, full);
+        if (pp.ok) collapsed = pp.lo > CLAIM_D_COLLAPSE * full_fid;
         cat(trace, cap, "%s%.0f%%: %.2f%s", k ? ", " : "", 100 * a[k].ratio, f->value, collapsed ? " (collapsed)" : "");
         if (collapsed) {
             *none_collapsed = 0;
@@ -341,14 +370,18 @@ static void claim_d(const ReportData *d, ReportClaim *d1, ReportClaim *d2) {
              "settings): a module ratio has collapsed when the lower end of its FID-proxy interval exceeds the "
              "full-compute FID-proxy by more than %.0f%%; the tolerated ratio tau is the largest ratio tested before "
              "the first collapse. Holds if tau(attention) >= %.2f, tau(MLP) >= %.2f and tau(MLP) <= tau(attention) at "
-             "every such S; fails if any S violates one of these; inconclusive without such runs",
-             100 * CLAIM_D_COLLAPSE, CLAIM_D_ATTN, CLAIM_D_MLP);
+             "every such S; fails if any S violates one of these; inconclusive without such runs%s",
+             100 * CLAIM_D_COLLAPSE, CLAIM_D_ATTN, CLAIM_D_MLP,
+             d->n_features ? "; where the run and DDIM-S store per-sample features, it has collapsed when the lower "
+                             "end of the paired bootstrap interval of FID(run) - FID(DDIM-S) exceeds that 10% of the "
+                             "full-compute FID-proxy"
+                           : "");
     snprintf(d2->rule, sizeof d2->rule,
              "at equal budget (overall lazy ratio within %.2f, same steps and settings), LazyDiT with both modules at "
              "equal ratios against attention-only and MLP-only runs: holds if both-modules has the lowest FID-proxy "
              "in every matched set and is resolved better (95%% intervals) than at least one alternative; fails if an "
-             "alternative is resolved better in any set; inconclusive otherwise or without matched sets",
-             CLAIM_D_MATCH);
+             "alternative is resolved better in any set; inconclusive otherwise or without matched sets%s",
+             CLAIM_D_MATCH, paired_rule(d));
     // (d1)
     int evaluated = 0, fails = 0;
     int *done_steps = lz_calloc((size_t)(d->n_runs + 1), sizeof(int), "claim d steps");
@@ -369,8 +402,8 @@ static void claim_d(const ReportData *d, ReportClaim *d1, ReportClaim *d2) {
         double full = fid(&d->runs[j])->value, ta, tm;
         int na_all, nm_all;
         char tra[512] = "", trm[512] = "";
-        int na = tolerance(d, r, "attn", full, &ta, &na_all, tra, sizeof tra);
-        int nm = tolerance(d, r, "mlp", full, &tm, &nm_all, trm, sizeof trm);
+        int na = tolerance(d, r, "attn", j, &ta, &na_all, tra, sizeof tra);
+        int nm = tolerance(d, r, "mlp", j, &tm, &nm_all, trm, sizeof trm);
         CAT(d1->evidence, "%s%d steps (full compute %.2f): attention-only %s; MLP-only %s", evaluated ? "; " : "",
             r->steps, full, na ? tra : "none", nm ? trm : "none");
         if (!na || !nm) continue;
@@ -397,7 +430,7 @@ static void claim_d(const ReportData *d, ReportClaim *d1, ReportClaim *d2) {
                 !report_same_settings(a, b) || !fid(a)->present || !(fabs(a->lazy_ratio - b->lazy_ratio) <= CLAIM_D_MATCH))
                 continue;
             n_alt++;
-            ReportCmp cmp = report_compare(fid(b), fid(a), 0);
+            ReportCmp cmp = report_compare_fid(d, i, j, NULL);
             if (fid(a)->value < fid(b)->value) best = 0;
             resolved_win += cmp == CMP_A_BETTER;
             alt_wins += cmp == CMP_B_BETTER;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "analysis/report_paired.h"
 #include "analysis/result_db.h"
 
 const ReportMetricInfo report_metric_info[RM_COUNT] = {
@@ -116,8 +117,11 @@ static int parse_modules(Db *d, ReportRun *r) {
 }
 
 // The scoring choice the runner wrote into the run's config: a boolean
-// "quantize" at the top level or in a "metrics" object; -1 if absent.
-static int config_quantize(const char *config_json) {
+// "quantize" at the top level or in a "metrics" object; -1 if absent. And the
+// label scheme ("labels": "cycle" or "random"; NULL if absent), which with the
+// seed fixes every sample's label.
+static int config_quantize(const char *config_json, char **labels) {
+    *labels = NULL;
     if (!config_json) return -1;
     cJSON *j = cJSON_Parse(config_json);
     if (!j) return -1;
@@ -125,6 +129,12 @@ static int config_quantize(const char *config_json) {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "metrics");
     if (!q && cJSON_IsObject(m)) q = cJSON_GetObjectItemCaseSensitive(m, "quantize");
     int v = cJSON_IsBool(q) ? cJSON_IsTrue(q) : -1;
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(j, "labels");
+    if (cJSON_IsString(l)) {
+        size_t n = strlen(l->valuestring) + 1;
+        *labels = lz_malloc(n, "report string");
+        memcpy(*labels, l->valuestring, n);
+    }
     cJSON_Delete(j);
     return v;
 }
@@ -194,7 +204,7 @@ static int read_runs(Db *d, ReportData *out) {
         r->lazy_ratio = col_num(st, 18);
         r->lazy_ratio_attn = col_num(st, 19);
         r->lazy_ratio_mlp = col_num(st, 20);
-        r->quantize = config_quantize((const char *)sqlite3_column_text(st, 21));
+        r->quantize = config_quantize((const char *)sqlite3_column_text(st, 21), &r->labels);
         if (!r->experiment || !r->name || !r->policy || !r->policy_json || !r->model_sha256 || !r->sampler ||
             !r->respacing) {
             sqlite3_finalize(st);
@@ -380,6 +390,10 @@ static int read_module_steps(Db *d, ReportData *out, const RunKey *keys) {
 }
 
 int report_db_load(ReportData *out, const char *path, LzError *err) {
+    return report_db_load_with(out, path, REPORT_PAIRED_RESAMPLES, err);
+}
+
+int report_db_load_with(ReportData *out, const char *path, int paired_resamples, LzError *err) {
     memset(out, 0, sizeof *out);
     struct stat sb;
     if (stat(path, &sb) != 0) return lz_fail(err, "%s: no such database file", path);
@@ -410,6 +424,7 @@ int report_db_load(ReportData *out, const char *path, LzError *err) {
     }
     free(keys);
     sqlite3_close(d.db);
+    if (!bad) bad = report_paired_prepare(out, path, paired_resamples, err);
     if (bad) {
         report_db_free(out);
         return -1;
@@ -428,7 +443,9 @@ void report_db_free(ReportData *d) {
         free(r->respacing);
         free(r->sampler);
         free(r->git_rev);
+        free(r->labels);
     }
+    report_paired_free(d);
     free(d->runs);
     free(d->slots);
     free(d->experiment);

@@ -63,6 +63,8 @@ typedef struct {
     long n_slot_rows;        // rows the database holds for the run (for the incomplete-grid note)
     int full_compute;        // recorded, and no module slot reused anything (max skip_rate == 0)
     int has_similarity;      // recorded cos_mean at steps >= 1
+    char *labels;            // config_json "labels" ("cycle", "random"); NULL if not recorded
+    struct ReportFeatures *features;  // stored per-sample features for the paired bootstrap (analysis/report_paired.h); NULL if none
 } ReportRun;
 
 typedef struct {
@@ -74,8 +76,15 @@ typedef struct {
     ReportSlot *slots;     // every module_steps row of the reported runs
     long n_slots;
     int n_incomplete;      // done runs whose module_steps grid is incomplete (left out of the studies)
+    int paired_resamples;  // B of the paired bootstrap (0: off)
+    int n_features;        // runs with usable stored features
+    int n_features_mismatch;  // runs whose stored features do not give back their metrics fid (not paired)
 } ReportData;
 
+// Loads the database; runs with stored sample features get B = paired_resamples
+// replicate FIDs for the paired bootstrap (0: none). report_db_load uses
+// REPORT_PAIRED_RESAMPLES.
+int report_db_load_with(ReportData *d, const char *path, int paired_resamples, LzError *err);
 int report_db_load(ReportData *d, const char *path, LzError *err);
 void report_db_free(ReportData *d);
 

@@ -153,13 +153,32 @@ static int pragma_text(ResultDb *r, const char *sql, char *buf, size_t len, LzEr
     return 0;
 }
 
+// Tables added to schema version 1 after its first release (sample_features,
+// feature_references) are created in an older version-1 database when it is
+// opened for writing: every statement of the schema is CREATE ... IF NOT
+// EXISTS, so running it again only adds what is missing. Read-only opens leave
+// the file alone; readers check for the tables (sample_features_tables).
+static int add_new_tables(ResultDb *r, LzError *err) {
+    int64_t k = 0;
+    if (rdb_query_int64(r, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sample_features'", &k,
+                        err))
+        return -1;
+    if (k) return 0;
+    if (rdb_begin(r, err)) return -1;
+    if (rdb_exec(r, schema_sql, "add the new tables to the schema", err) || rdb_commit(r, err)) {
+        rdb_rollback(r);
+        return -1;
+    }
+    return 0;
+}
+
 // Checks the schema version of an open database; creates the schema in an
 // empty one when `create` is set.
 static int check_schema(ResultDb *r, int create, LzError *err) {
     char v[64];
     if (pragma_text(r, "PRAGMA user_version", v, sizeof v, err)) return -1;
     long version = atol(v);
-    if (version == RDB_SCHEMA_VERSION) return 0;
+    if (version == RDB_SCHEMA_VERSION) return create ? add_new_tables(r, err) : 0;
     if (version != 0)
         return lz_fail(err, "%s: result database schema version %ld, this lazydit reads and writes version %d", r->path,
                        version, RDB_SCHEMA_VERSION);
@@ -277,8 +296,8 @@ void rdb_close(ResultDb *r) {
 }
 
 int rdb_delete_run(ResultDb *r, int64_t run_id, LzError *err) {
-    static const char *const tables[] = {"module_steps", "module_rows", "metrics", "sample_metrics", "weight_norms",
-                                         "runs"};
+    static const char *const tables[] = {"module_steps", "module_rows",  "metrics", "sample_metrics",
+                                         "weight_norms", "sample_features", "runs"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         char sql[128];
         snprintf(sql, sizeof sql, "DELETE FROM %s WHERE run_id = :run_id", tables[i]);

@@ -71,5 +71,6 @@ int rdb_fail(ResultDb *r, int rc, const char *what, LzError *err);
 int rdb_query_int64(ResultDb *r, const char *sql, int64_t *out, LzError *err);
 
 // Deletes a run and every row that refers to it (module_steps, module_rows,
-// metrics, sample_metrics, weight_norms), inside the caller's transaction.
+// metrics, sample_metrics, weight_norms, sample_features), inside the
+// caller's transaction. (feature_references rows are shared by runs and stay.)
 int rdb_delete_run(ResultDb *r, int64_t run_id, LzError *err);

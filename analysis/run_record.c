@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "analysis/provenance.h"
+#include "analysis/sample_features.h"
 #include "model/base/clock.h"
 #include "model/base/sha256.h"
 
@@ -148,7 +149,8 @@ int run_record_sample(RunRecord *rr, Sampler *s, float *out, const int *labels, 
 }
 
 int run_record_finish(RunRecord *rr, const Sampler *s, const RunMetric *metrics, int n_metrics,
-                      const SampleMetric *sample_metrics, long n_sample_metrics, LzError *err) {
+                      const SampleMetric *sample_metrics, long n_sample_metrics, const RunSampleFeatures *features,
+                      LzError *err) {
     ResultDb *db = rr->db;
     const LazyAccount *acc = sampler_account(s);
     LazySummary sum = lazy_account_summary(acc);
@@ -201,6 +203,9 @@ int run_record_finish(RunRecord *rr, const Sampler *s, const RunMetric *metrics,
         sqlite3_finalize(st);
         st = NULL;
     }
+    if (features && sample_features_write(db, rr->run_id, features->x, features->n, features->dim,
+                                          features->reference, features->ref, err))
+        goto out;
     st = rdb_prepare(db,
                      "UPDATE runs SET status = 'done', finished_at = :finished_at, wall_s = :wall_s, macs_all = "
                      ":macs_all, macs_linear = :macs_linear, lazy_ratio = :lazy_ratio, lazy_ratio_attn = "
@@ -299,7 +304,7 @@ int record_sampler_run(const SampleRecordRequest *req, Sampler *s, float *out, c
     cJSON_free(settings);
     if (begin_rc) goto out;
     begun = 1;
-    if (run_record_sample(&rr, s, out, labels, N, noise, err) || run_record_finish(&rr, s, NULL, 0, NULL, 0, err)) {
+    if (run_record_sample(&rr, s, out, labels, N, noise, err) || run_record_finish(&rr, s, NULL, 0, NULL, 0, NULL, err)) {
         run_record_fail(&rr, err->msg);
         goto out;
     }

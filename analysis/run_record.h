@@ -5,8 +5,9 @@
 //
 // Transactions: begin inserts the runs row with status 'running' and commits;
 // module_rows, when requested, are committed once per sampling step; finish
-// writes module_steps, weight_norms, metrics, sample_metrics and completes the
-// runs row (status 'done', times, MACs, lazy ratios) in ONE transaction. So a
+// writes module_steps, weight_norms, metrics, sample_metrics, sample_features
+// (on request) and completes the runs row (status 'done', times, MACs, lazy
+// ratios) in ONE transaction. So a
 // run that was killed leaves a 'running' row (and perhaps some module_rows),
 // which the runner deletes before it redoes the run, and a finished run is
 // always complete.
@@ -14,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "analysis/frechet.h"
 #include "analysis/recorder.h"
 #include "analysis/result_db.h"
 #include "model/sampler.h"
@@ -50,15 +52,27 @@ typedef struct {
     double value;
 } SampleMetric;
 
+// The per-sample FID-proxy features of a run and the reference fit they were
+// measured against (table sample_features; analysis/sample_features.h).
+typedef struct {
+    const float *x;         // (n, dim)
+    long n;
+    int dim;
+    const char *reference;  // sample_features_reference_id of the classifier and reference
+    const GaussStats *ref;
+} RunSampleFeatures;
+
 // Inserts the runs row (status 'running') for a run of sampler s and prepares
 // the recorder. A (experiment, name) that already exists is an error.
 int run_record_begin(RunRecord *rr, ResultDb *db, const RunRecordInfo *info, const Sampler *s, LzError *err);
 // sampler_run with the recorder chained after the policy; measures wall_s.
 int run_record_sample(RunRecord *rr, Sampler *s, float *out, const int *labels, long N, const float *noise,
                       LzError *err);
-// Completes the run in one transaction (see above); metrics may be empty.
+// Completes the run in one transaction (see above); metrics may be empty,
+// features NULL (none stored).
 int run_record_finish(RunRecord *rr, const Sampler *s, const RunMetric *metrics, int n_metrics,
-                      const SampleMetric *sample_metrics, long n_sample_metrics, LzError *err);
+                      const SampleMetric *sample_metrics, long n_sample_metrics, const RunSampleFeatures *features,
+                      LzError *err);
 // Marks the run 'failed' with a message (best effort: the database may be the problem).
 void run_record_fail(RunRecord *rr, const char *message);
 void run_record_free(RunRecord *rr);

@@ -148,3 +148,31 @@ CREATE TABLE IF NOT EXISTS sample_metrics (
     value   REAL NOT NULL,
     PRIMARY KEY (run_id, sample, name)
 );
+
+-- The Gaussian fit of the reference features that the FID-proxy of runs with
+-- stored sample_features was computed against (the classifier's penultimate
+-- features of the reference split; analysis/refstats.h), so that the FID of
+-- any resample of a run's samples can be recomputed from the database alone.
+-- Written in the transaction of the first run that stores features.
+CREATE TABLE IF NOT EXISTS feature_references (
+    reference  TEXT PRIMARY KEY,    -- '<classifier sha256 hex>_<reference key hex>' (both 64 hex digits)
+    dim        INTEGER NOT NULL,    -- D, the feature width
+    count      REAL NOT NULL,       -- reference images the fit came from
+    mu         BLOB NOT NULL,       -- float64 little-endian (D)
+    sigma      BLOB NOT NULL        -- float64 little-endian (D, D) row-major, unbiased covariance
+);
+
+-- Per-sample FID-proxy features of a run, only on request ("sample_features":
+-- true): one row per run, the classifier's penultimate features of every
+-- sample in the scored form (clamped to [-1, 1] and rounded to 8 bits unless
+-- the experiment sets "quantize": false), exactly the vectors the run's fid
+-- was computed from. Sample i is the run's sample i: every run of an
+-- experiment starts sample i from the same noise and label, so two runs'
+-- features are paired row by row (the report's paired bootstrap).
+CREATE TABLE IF NOT EXISTS sample_features (
+    run_id     INTEGER PRIMARY KEY REFERENCES runs(run_id) ON DELETE CASCADE,
+    reference  TEXT NOT NULL REFERENCES feature_references(reference),
+    n          INTEGER NOT NULL,    -- samples (rows)
+    dim        INTEGER NOT NULL,    -- D
+    features   BLOB NOT NULL        -- float32 little-endian (n, D) row-major
+);

@@ -67,7 +67,7 @@ static double recorded_run(Bench *b, int rows, long *module_steps, double *insid
     double t0 = lz_now_seconds(), c0 = cpu_seconds();
     REQUIRE(run_record_begin(&rr, &db, &info, &b->s, &err) == 0, "%s", err.msg);
     REQUIRE(run_record_sample(&rr, &b->s, b->out, b->labels, b->n, NULL, &err) == 0, "%s", err.msg);
-    REQUIRE(run_record_finish(&rr, &b->s, NULL, 0, NULL, 0, &err) == 0, "%s", err.msg);
+    REQUIRE(run_record_finish(&rr, &b->s, NULL, 0, NULL, 0, NULL, &err) == 0, "%s", err.msg);
     double dt = lz_now_seconds() - t0;
     last_cpu = cpu_seconds() - c0;
     *inside = rr.rec.t_fill + rr.rec.t_step;

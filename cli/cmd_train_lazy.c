@@ -52,10 +52,10 @@ static void check_calib_args(const char *cmd, const CalibArgs *c) {
 }
 
 static LazyCalibJob calib_job(const CalibArgs *c, const char *weights, int heads, GateKind kind, const char *path,
-                              const char *out, int staleness, const char *method) {
+                              const char *out, int staleness, const char *method, LazyModules modules) {
     return (LazyCalibJob){weights,    heads,           kind,    path,    c->targets, c->ntargets,
                           out,        c->samples,      (uint64_t)c->seed, c->batch, c->tol,   c->rounds,
-                          staleness,  method,          1};
+                          staleness,  method,          1,       modules};
 }
 
 static int run_command(LazyTrainKind kind, int argc, char **argv) {
@@ -217,7 +217,8 @@ static int run_command(LazyTrainKind kind, int argc, char **argv) {
         // and moved back if the calibration fails: the trained file is kept.
         char *tmp = lz_temp_name(r.out, 999999);
         if (rename(r.out, tmp)) cli_fail_in(cmd, "cannot rename %s to %s: %s", r.out, tmp, strerror(errno));
-        LazyCalibJob cj = calib_job(&c, j.weights, j.heads, router ? GATES_L2C : GATES_LAZYDIT, tmp, r.out, -1, method);
+        LazyCalibJob cj = calib_job(&c, j.weights, j.heads, router ? GATES_L2C : GATES_LAZYDIT, tmp, r.out, -1, method,
+                                    LAZY_MOD_BOTH);
         int rc = lazy_calibrate_run(&cj, &err);
         if (rc) {
             int back = rename(tmp, r.out);
@@ -238,7 +239,7 @@ int cmd_train_l2c(int argc, char **argv) { return run_command(LAZY_TRAIN_ROUTER,
 // calibrated to one or several lazy ratios.
 int cmd_calibrate_gates(int argc, char **argv) {
     const char *cmd = "calibrate-gates", *gates = NULL, *router = NULL, *weights = "models/fmnist_dit.safetensors",
-               *out = NULL, *target_text = NULL;
+               *out = NULL, *target_text = NULL, *modules_text = "both";
     int heads = 0, staleness = -1;
     CalibArgs c = {{0}, 0, 200, LAZY_CALIB_SEED, 50, 8, 0.005};
     ArgSpec specs[] = {
@@ -259,26 +260,35 @@ int cmd_calibrate_gates(int argc, char **argv) {
         {"--staleness", ARG_INT, &staleness, false,
          "gates: calibrate under (and record) this bound on consecutive reuses, 0 = unlimited (default: the file's)",
          false},
+        {"--modules", ARG_STRING, &modules_text, false,
+         "attn|mlp|both: make only this family lazy and calibrate its ratio (default both; recorded in the file)",
+         false},
     };
     ArgParser p = {cmd,
                    "(--gates G | --router R) --target-ratio R[,R...] --out OUT[{r}].safetensors [--calib-samples 200]\n"
-                   "       [--calib-seed 1] [--staleness N]",
+                   "       [--calib-seed 1] [--staleness N] [--modules attn|mlp|both]",
                    "Calibrates the inference threshold of a LazyDiT gate file or an L2C router file so\n"
                    "that the realised lazy ratio (reused / all (model row, step, block, module) slots\n"
                    "under CFG 1.5) is within 2 points of each target, on calibration samples whose\n"
                    "noise is disjoint from the evaluation samples of seed 0, and writes one file per\n"
-                   "target. Measure a file on other samples with `lazydit sample --policy lazydit\n"
-                   "--gates G --json-summary S.json` (or --policy l2c --router R).",
+                   "target. --modules attn (or mlp) runs the policy on attention (MLP) modules only\n"
+                   "and calibrates the ratio of that family (reused attention slots / attention\n"
+                   "slots), for the module ablation; the file records it (`modules`) and is meant\n"
+                   "for `--policy lazydit --modules attn`. Measure a file on other samples with\n"
+                   "`lazydit sample --policy lazydit --gates G [--modules M] --json-summary S.json`\n"
+                   "(or --policy l2c --router R).",
                    specs, sizeof specs / sizeof specs[0], 0, 0, {0}, 0};
     args_parse(&p, argc, argv);
     if ((gates != NULL) == (router != NULL)) cli_usage(cmd, "give exactly one of --gates and --router");
+    LazyModules modules;
+    if (lazy_modules_parse(modules_text, &modules)) cli_usage(cmd, "--modules '%s': expected attn, mlp or both", modules_text);
     parse_targets(cmd, target_text, &c);
     if (c.ntargets > 1 && !strstr(out, "{r}")) cli_usage(cmd, "--out '%s': several targets need {r} in the file name", out);
     check_calib_args(cmd, &c);
     if (args_seen(&p, "--staleness") && (staleness < 0 || staleness > 65535 || router))
         cli_usage(cmd, "--staleness %d: a bound in 0..65535, for --gates files", staleness);
     LazyCalibJob j = calib_job(&c, weights, heads, gates ? GATES_LAZYDIT : GATES_L2C, gates ? gates : router, out,
-                               staleness, NULL);
+                               staleness, NULL, modules);
     GateFile g;
     LzError err;
     // A file that was reached through a rho search keeps saying so.

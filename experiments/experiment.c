@@ -157,8 +157,8 @@ static const char *const top_keys[] = {"name",      "model",   "gates",    "head
                                        "labels",    "policy",  "steps",    "respacing", "sampler",    "eta",
                                        "cfg_scale", "seed",    "metrics",  "record_rows", "runs"};
 static const char *const group_keys[] = {"name", "policy", "steps", "respacing", "sampler", "eta", "cfg_scale", "seed"};
-static const char *const metric_keys[] = {"compute",         "bootstrap",  "seed",    "classifier",
-                                          "cache_dir",       "reference_steps", "per_sample", "quantize"};
+static const char *const metric_keys[] = {"compute",   "bootstrap",       "seed",       "classifier",     "cache_dir",
+                                          "reference_steps", "per_sample", "quantize", "sample_features"};
 #define NKEYS(a) ((int)(sizeof a / sizeof a[0]))
 
 static int valid_name(const char *s) {
@@ -218,6 +218,11 @@ static int read_metrics(Ctx *c, const cJSON *m, ExpMetrics *out) {
         return -1;
     if ((v = cJSON_GetObjectItemCaseSensitive(m, "quantize")) && read_bool(c, v, "metrics.quantize", &out->quantize))
         return -1;
+    if ((v = cJSON_GetObjectItemCaseSensitive(m, "sample_features")) &&
+        read_bool(c, v, "metrics.sample_features", &out->sample_features))
+        return -1;
+    if (out->sample_features && !out->want[MET_FID])
+        return perr(c, "metrics.sample_features", "stores the FID-proxy features: add \"fid\" to metrics.compute");
     return 0;
 }
 
@@ -280,6 +285,8 @@ static char *run_config_json(const Experiment *e, const ExpRun *r) {
         cJSON_AddStringToObject(o, "classifier", e->metrics.classifier);
         cJSON_AddNumberToObject(o, "reference_steps", e->metrics.reference_steps);
         cJSON_AddBoolToObject(o, "quantize", e->metrics.quantize);
+        // only when set, so runs of configs without the key keep their config_json
+        if (e->metrics.sample_features) cJSON_AddBoolToObject(o, "sample_features", true);
     }
     char *text = cJSON_PrintUnformatted(o);
     CHECK(text, "out of memory printing a run config");

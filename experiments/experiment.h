@@ -48,6 +48,7 @@ typedef struct {
     int reference_steps;    // PSNR/SSIM reference: full-compute run with this many steps (0 = the run's own)
     bool per_sample;        // sample_metrics: psnr, ssim, predicted_label per sample
     bool quantize;          // score the 8-bit form of the samples (default true, as lazydit eval)
+    bool sample_features;   // store every sample's FID-proxy features (table sample_features; needs fid)
 } ExpMetrics;
 
 typedef struct {

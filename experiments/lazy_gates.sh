@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The committed learned lazy policies of the default model: LazyDiT gates and
 # Learning-to-Cache routers for 10, 20 and 50 DDIM steps, each calibrated to
-# lazy ratios 0.2, 0.3, 0.4 and 0.5 (models/gates/), and their evaluation
-# against DDIM at the equal-budget step count K x (1 - ratio).
+# lazy ratios 0.1, 0.2, 0.3, 0.4 and 0.5 (models/gates/). Their evaluation
+# against DDIM at the equal-budget step count K x (1 - ratio) is the experiment
+# experiments/paper_table5.json (`lazydit run`, then `lazydit report`).
 #
 #   experiments/lazy_gates.sh train K       LazyDiT gates for K steps (results/gates/lazydit_kK/)
 #   experiments/lazy_gates.sh train-l2c K   the L2C router for K steps (results/gates/l2c_kK/)
@@ -11,12 +12,16 @@
 # Kinds: lazydit (gates, published rule), l2c (router), lazyditodd (the shipped
 # code's odd-step training), lazydits1 (the lazydit gates with --staleness 1).
 #   experiments/lazy_gates.sh calibrate K   models/gates/{lazydit,l2c}_kK_rRR.safetensors from those trainings
-#   experiments/lazy_gates.sh eval K        sample N (default 500) images of seed 0 with every file of K
-#                                           and with DDIM at the equal-budget step counts, score them
-#   experiments/lazy_gates.sh table         the README table from results/gates/eval/*.json
+#   experiments/lazy_gates.sh ablation K    the module ablation's files from the lazydit training of K:
+#                                           models/gates/lazydit_attn_kK_rRR.safetensors (calibrate-gates
+#                                           --modules attn: RR% of the attention slots reused, MLP always
+#                                           computed), lazydit_mlp_kK_rRR (the same for MLP) and the
+#                                           lazydit_kK_rRR (both) that are missing; RATIOS defaults to
+#                                           "0.1 0.2 0.3 0.4 0.5" here (experiments/ablation_modules.json)
+#   experiments/lazy_gates.sh table         the README table, from results/paper_table5.db (DB=...)
 #
-# KINDS (default "lazydit l2c lazyditodd") and RATIOS (default "0.2 0.3 0.4 0.5")
-# restrict calibrate and eval; EVAL_N sets the evaluation sample count (500).
+# KINDS (default "lazydit l2c") and RATIOS (default "0.1 0.2 0.3 0.4 0.5") restrict calibrate;
+# MODULES (default "attn mlp both") restricts ablation.
 # Every stage is resumable: a training resumes from its checkpoint, and files
 # that exist are not made again (delete one to redo it). Run in the background
 # with low priority, e.g.
@@ -25,12 +30,11 @@ set -euo pipefail
 cd "${LAZYDIT_ROOT:-$(dirname "$0")/..}"
 BUILD=${BUILD:-build}
 L=${LAZYDIT_BIN:-$BUILD/lazydit}
-N=${EVAL_N:-500}
-RATIOS=${RATIOS:-"0.2 0.3 0.4 0.5"}
+RATIOS_GIVEN=${RATIOS:-}
+RATIOS=${RATIOS:-"0.1 0.2 0.3 0.4 0.5"}
 W=models/fmnist_dit.safetensors
 OUT=results/gates
-EVAL=$OUT/eval
-mkdir -p "$OUT" "$EVAL" models/gates
+mkdir -p "$OUT" models/gates
 
 # About 30 optimizer steps per trained sampling step (K - 1 steps for gates, K / 2 for routers).
 lazy_iters() { echo $((30 * $1)); }
@@ -58,7 +62,7 @@ file_of() {
 }
 mkdir -p "$OUT/files"
 
-stage=${1:?usage: experiments/lazy_gates.sh train|train-l2c|calibrate|eval|table [K]}
+stage=${1:?usage: experiments/lazy_gates.sh train|train-odd|train-l2c|calibrate|ablation|table [K]}
 K=${2:-}
 
 case "$stage" in
@@ -80,7 +84,7 @@ train-l2c)
 calibrate)
     # One calibration run per file serves every target (measurements are shared).
     targets=$(echo $RATIOS | tr ' ' ,)
-    for kind in ${KINDS:-lazydit l2c lazyditodd}; do
+    for kind in ${KINDS:-lazydit l2c}; do
         src=$(source_of "$kind" "$K") opt=$(option_of "$kind")
         [ -f "$src" ] || continue
         missing=0
@@ -90,58 +94,56 @@ calibrate)
             --out "$(file_of "$kind" "$K" "{r}")" || true
     done
     ;;
-eval)
-    score() {  # name: samples in $EVAL/name.npy -> $EVAL/name.eval.json
-        [ -f "$EVAL/$1.eval.json" ] ||
-            "$L" eval --samples "$EVAL/$1.npy" --labels "$EVAL/$1_labels.npy" --json >"$EVAL/$1.eval.json"
-    }
-    for r in $RATIOS; do
-        for kind in ${KINDS:-lazydit l2c lazyditodd}; do
-            g=$(file_of "$kind" "$K" "$(rr "$r")")
-            [ -f "$g" ] || continue
-            name=${kind}_k${K}_r$(rr "$r")_n$N
-            policy=lazydit opt=--gates
-            [ "$kind" = l2c ] && policy=l2c opt=--router
-            [ -f "$EVAL/$name.measure.json" ] || "$L" sample --weights "$W" --n "$N" --seed 0 --steps "$K" --batch 50 \
-                --quiet --policy "$policy" $opt "$g" --out "$EVAL/$name.npy" --json-summary "$EVAL/$name.measure.json" \
-                >/dev/null
-            score "$name"
+ablation)
+    # Attention-only and MLP-only laziness (the paper's Figure 5) from the same trained gates:
+    # calibrate-gates --modules M runs the policy on that family only and calibrates its ratio
+    # (reused M slots / M slots); the file records modules = M. "both" fills in the published
+    # rule's files that the calibrate stage does not make (0.1 by default).
+    ratios=${RATIOS_GIVEN:-"0.1 0.2 0.3 0.4 0.5"}
+    src=$(source_of lazydit "$K")
+    [ -f "$src" ] || { echo "lazy_gates.sh ablation: $src is missing (run the train stage first)" >&2; exit 1; }
+    for mod in ${MODULES:-attn mlp both}; do
+        case $mod in
+        attn | mlp) name=lazydit_${mod} ;;
+        both) name=lazydit ;;
+        *) echo "lazy_gates.sh ablation: MODULES: '$mod' is not attn, mlp or both" >&2; exit 2 ;;
+        esac
+        # Only the missing targets: a file that exists is never rewritten (the shared measurements
+        # of another target set could move its threshold).
+        targets=
+        for r in $ratios; do
+            [ -f "models/gates/${name}_k${K}_r$(rr "$r").safetensors" ] || targets=${targets:+$targets,}$r
         done
-        kb=$(echo "$K * (1 - $r) / 1" | bc)
-        name=ddim_k${kb}_n$N
-        [ -f "$EVAL/$name.npy" ] || "$L" sample --weights "$W" --n "$N" --seed 0 --steps "$kb" --batch 50 --quiet \
-            --out "$EVAL/$name.npy"
-        score "$name"
+        # A target the family cannot reach (within 2 points) gets no file; the others are still written.
+        [ -z "$targets" ] || "$L" calibrate-gates --weights "$W" --gates "$src" --modules "$mod" --target-ratio "$targets" \
+            --out "models/gates/${name}_k${K}_r{r}.safetensors" || true
     done
-    name=ddim_k${K}_n$N
-    [ -f "$EVAL/$name.npy" ] || "$L" sample --weights "$W" --n "$N" --seed 0 --steps "$K" --batch 50 --quiet \
-        --out "$EVAL/$name.npy"
-    score "$name"
     ;;
 table)
-    echo "| policy | steps | target | calibrated ratio (seed 1, 200) | realised ratio (seed 0, N) | threshold | FID-proxy | class consistency | DDIM at K(1-r) | its FID-proxy | DDIM at K: FID-proxy |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|"
-    for f in $(ls "$EVAL"/*_r*_n*.measure.json 2>/dev/null | sort -V); do
-        name=$(basename "$f" .measure.json)
-        [ -s "$EVAL/$name.eval.json" ] || continue  # not scored yet
-        kind=${name%%_k*}
-        rest=${name#*_k}
-        K=${rest%%_r*}
-        R=${rest#*_r}
-        R=${R%%_n*}
-        n=${name##*_n}
-        g=$(file_of "$kind" "$K" "$R")
-        kb=$(echo "$K * (100 - $R) / 100" | bc)
-        ddim=$EVAL/ddim_k${kb}_n$n.eval.json
-        full=$EVAL/ddim_k${K}_n$n.eval.json
-        calib=$(st_meta "$g" realised_ratio)
-        thr=$(st_meta "$g" threshold)
-        printf '| %s | %s | 0.%s | %.3f | %.3f (N = %s) | %.4g | %.2f | %.3f | DDIM-%s | %s | %s |\n' "$kind" "$K" "$R" \
-            "$calib" "$(jq 'if (.lazy_ratio | type) == "object" then .lazy_ratio.both else .lazy_ratio end' "$f")" "$n" "$thr" "$(jq .fid "$EVAL/$name.eval.json")" \
-            "$(jq .class_consistency "$EVAL/$name.eval.json")" "$kb" \
-            "$( [ -f "$ddim" ] && printf '%.2f' "$(jq .fid "$ddim")" || echo -)" \
-            "$( [ -f "$full" ] && printf '%.2f' "$(jq .fid "$full")" || echo -)"
-    done
+    # The README table of the committed files, from the evaluation database of
+    # experiments/paper_table5.json (1000 samples of seed 0 per run, the same noise for every run):
+    #   build/lazydit run experiments/paper_table5.json --db results/paper_table5.db
+    DB=${DB:-results/paper_table5.db}
+    [ -f "$DB" ] || { echo "no $DB: run experiments/paper_table5.json first" >&2; exit 1; }
+    q() { sqlite3 -batch -noheader -separator '|' "$DB" "$1"; }
+    fid() {  # run_id -> "value [lo, hi]"
+        q "SELECT printf('%.2f [%.2f, %.2f]', value, ci_low, ci_high) FROM metrics WHERE run_id = $1 AND name = 'fid'"
+    }
+    echo "| file | steps | calibrated ratio (seed 1, 200 samples) | threshold | realised ratio (seed 0) | FID-proxy [95% CI] | equal-budget DDIM | its FID-proxy [95% CI] |"
+    echo "|---|---|---|---|---|---|---|---|"
+    q "SELECT run_id, steps, coalesce(json_extract(policy_json, '\$.gates'), json_extract(policy_json, '\$.router')),
+              printf('%.3f', lazy_ratio), n_samples
+         FROM runs WHERE policy IN ('lazydit', 'l2c') AND status = 'done' AND json_extract(policy_json, '\$.modules') = 'both'
+         ORDER BY policy DESC, steps, 3" |
+        while IFS='|' read -r id S g ratio n; do
+            R=${g##*_r}
+            R=${R%%.*}
+            kb=$((S * (100 - 10#$R) / 100))
+            ddim=$(q "SELECT run_id FROM runs WHERE policy = 'ddim' AND steps = $kb AND status = 'done' AND n_samples = $n LIMIT 1")
+            printf '| `%s` | %s | %.3f | %.4g | %s (N = %s) | %s | DDIM-%s | %s |\n' "$(basename "$g")" "$S" \
+                "$(st_meta "$g" realised_ratio)" "$(st_meta "$g" threshold)" "$ratio" "$n" "$(fid "$id")" "$kb" \
+                "$([ -n "$ddim" ] && fid "$ddim" || echo -)"
+        done
     ;;
 *)
     echo "unknown stage '$stage'" >&2

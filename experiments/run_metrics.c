@@ -35,6 +35,7 @@ static int open_job(RunMetrics *rm, const ExpMetrics *cfg, LzError *err) {
 
 void run_metrics_free(RunMetrics *rm) {
     if (rm->open) eval_job_close(&rm->job);
+    if (rm->have_features) classifier_features_free(&rm->features);
     free(rm->samples);
     free(rm->psnr_each);
     free(rm->images);
@@ -86,6 +87,8 @@ int run_metrics_compute(RunMetrics *rm, const ExpMetrics *cfg, const float *imag
                         const int *labels, const float *paired, int *n_metrics, LzError *err) {
     *n_metrics = 0;
     rm->n_samples_metrics = 0;
+    if (rm->have_features) classifier_features_free(&rm->features);
+    rm->have_features = false;
     if (!cfg->any) return 0;
     if (n > rm->cap) {
         free(rm->psnr_each);
@@ -109,8 +112,14 @@ int run_metrics_compute(RunMetrics *rm, const ExpMetrics *cfg, const float *imag
     if (wants_classifier(cfg)) {
         if (open_job(rm, cfg, err)) return -1;
         for (long i = 0; i < n; i++) rm->labels[i] = labels[i];
+        // One classifier pass: what eval_job_score does (its images are
+        // already in the scored form here), keeping the features.
+        ClassifierFeatures *f = &rm->features;
+        if (classifier_features_extract(f, rm->job.classifier, rm->images, n, rm->job.ref.sfid_channels, err))
+            return -1;
+        rm->have_features = true;
         EvalResult r;
-        if (eval_job_score(&rm->job, &r, rm->images, n, rm->labels, NULL, err)) return -1;
+        if (image_metrics_from_features(&r, f, &rm->job.ref, rm->labels, &rm->job.opt.metrics, err)) return -1;
         if (want[MET_FID]) add(rm, &k, "fid", r.fid, B ? r.fid_ci.lo : na, B ? r.fid_ci.hi : na, n);
         if (want[MET_SFID]) add(rm, &k, "sfid", r.sfid, na, na, n);
         if (want[MET_IS]) add(rm, &k, "is", r.is_mean, na, na, n);
@@ -119,17 +128,9 @@ int run_metrics_compute(RunMetrics *rm, const ExpMetrics *cfg, const float *imag
         if (want[MET_DENSITY]) add(rm, &k, "density", r.pr.density, na, na, n);
         if (want[MET_COVERAGE]) add(rm, &k, "coverage", r.pr.coverage, na, na, n);
         if (want[MET_KID]) add(rm, &k, "kid", r.kid.mean, B ? r.kid_ci.lo : na, B ? r.kid_ci.hi : na, n);
-        // Per-sample predictions (a second classifier pass) only when asked for.
-        bool per_class = cfg->per_sample || (want[MET_CLASS_CONSISTENCY] && B);
-        if (per_class) {
-            ClassifierFeatures f;
-            if (classifier_features_extract(&f, rm->job.classifier, rm->images, n, rm->job.ref.sfid_channels, err))
-                return -1;
-            for (long i = 0; i < n; i++) {
-                rm->correct[i] = f.argmax[i] == labels[i];
-                if (cfg->per_sample) add_sample(rm, i, "predicted_label", f.argmax[i]);
-            }
-            classifier_features_free(&f);
+        for (long i = 0; i < n; i++) {
+            rm->correct[i] = f->argmax[i] == labels[i];
+            if (cfg->per_sample) add_sample(rm, i, "predicted_label", f->argmax[i]);
         }
         if (want[MET_CLASS_CONSISTENCY]) {
             double lo = na, hi = na;
@@ -159,4 +160,12 @@ int run_metrics_compute(RunMetrics *rm, const ExpMetrics *cfg, const float *imag
     }
     *n_metrics = k;
     return 0;
+}
+
+const RunSampleFeatures *run_metrics_features(RunMetrics *rm, const ExpMetrics *cfg, RunSampleFeatures *out) {
+    if (!cfg->sample_features || !rm->have_features) return NULL;
+    const RefStats *ref = &rm->job.ref;
+    sample_features_reference_id(rm->reference, ref->classifier_sha, ref->reference_key);
+    *out = (RunSampleFeatures){rm->features.pen, rm->features.n, rm->features.pen_dim, rm->reference, &ref->pen_stats};
+    return out;
 }

@@ -15,14 +15,21 @@
 //   class_consistency,  percentile bootstrap of the mean of the per-sample
 //   psnr, ssim          values (B resamples of the n samples, seeded)
 // The other metrics have no interval (NULL).
+//
+// The classifier runs once per run: its features give every classifier metric
+// (image_metrics_from_features, the computation of `lazydit eval`), the
+// per-sample predictions and, with "sample_features", the stored per-sample
+// FID-proxy features (run_metrics_features).
 // psnr is +inf when a pair is identical (a full-compute run against its own
 // reference); it is stored as such.
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "analysis/classifier_features.h"
 #include "analysis/eval_job.h"
 #include "analysis/run_record.h"
+#include "analysis/sample_features.h"
 #include "experiments/experiment.h"
 
 typedef struct {
@@ -36,6 +43,9 @@ typedef struct {
     float *images, *paired;  // (n, C, H, W) each: the scored (8-bit) form
     int64_t *labels;         // (n)
     long cap, img_cap;
+    bool have_features;
+    ClassifierFeatures features;  // of the last run's scored samples (when the classifier ran)
+    char reference[SAMPLE_FEATURES_REF_LEN];
 } RunMetrics;
 
 // Computes every requested metric of images (n, c, h, w) in [-1, 1] with their
@@ -46,3 +56,6 @@ typedef struct {
 int run_metrics_compute(RunMetrics *rm, const ExpMetrics *cfg, const float *images, long n, int c, int h, int w,
                         const int *labels, const float *paired, int *n_metrics, LzError *err);
 void run_metrics_free(RunMetrics *rm);
+// The last run's FID-proxy features for run_record_finish when cfg asks to
+// store them (and the classifier ran), else NULL. Valid until the next compute.
+const RunSampleFeatures *run_metrics_features(RunMetrics *rm, const ExpMetrics *cfg, RunSampleFeatures *out);

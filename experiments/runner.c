@@ -236,8 +236,10 @@ static int run_one(Runner *r, const ExpRun *run, double *t_sample, double *t_met
     for (int i = 0; i < n_metrics && used < (int)note_len; i++)
         used += snprintf(note + used, note_len - (size_t)used, ", %s %.4g", r->metrics.metrics[i].name,
                          r->metrics.metrics[i].value);
+    RunSampleFeatures feats;
     if (run_record_finish(&rr, &s, r->metrics.metrics, n_metrics, r->metrics.samples,
-                          e->metrics.per_sample ? r->metrics.n_samples_metrics : 0, err)) {
+                          e->metrics.per_sample ? r->metrics.n_samples_metrics : 0,
+                          run_metrics_features(&r->metrics, &e->metrics, &feats), err)) {
         run_record_fail(&rr, err->msg);
         rc = -1;
         goto out;

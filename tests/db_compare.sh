@@ -2,7 +2,7 @@
 # Columns that legitimately differ between two runs of the same thing: when
 # and where it ran. Everything else, every row of every table, must be equal.
 DB_TIMING_COLUMNS="'started_at', 'finished_at', 'wall_s', 'host'"
-DB_TABLES="runs module_steps module_rows metrics sample_metrics weight_norms meta"
+DB_TABLES="runs module_steps module_rows metrics sample_metrics weight_norms sample_features feature_references meta"
 
 # db_diff A B: number of rows in one database and not in the other (0 = equal).
 db_diff() {

@@ -104,6 +104,12 @@ static void test_errors(void) {
                  "metrics.bootstrap: give 0");
     expect_error("metrics_need_samples", "{" BASE "\"metrics\": {\"compute\": [\"fid\"]}, \"runs\": [{\"name\": \"a\"}]}",
                  "n_samples: 4 samples: the image metrics need at least 10");
+    expect_error("sample_features_need_fid",
+                 "{" BASE "\"metrics\": {\"compute\": [\"kid\"], \"sample_features\": true}, \"runs\": [{\"name\": \"a\"}]}",
+                 "metrics.sample_features: stores the FID-proxy features: add \"fid\" to metrics.compute");
+    expect_error("type_sample_features",
+                 "{" BASE "\"metrics\": {\"compute\": [\"fid\"], \"sample_features\": 1}, \"runs\": [{\"name\": \"a\"}]}",
+                 "metrics.sample_features: must be true or false");
     // a sweep too large to be meant
     char big[16384];
     int used = snprintf(big, sizeof big, "{" BASE "\"runs\": [{\"name\": \"a\", \"seed\": [");

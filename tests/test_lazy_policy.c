@@ -277,6 +277,18 @@ static void test_file_errors(void) {
     rc = gates_read(&g, path, GATES_LAZYDIT, &err);
     TEST_CHECK(rc && strstr(err.msg, "steps = 11 but the tensors hold 10"), "metadata steps must match the tensors",
                "%s", rc ? err.msg : "accepted");
+    // `modules` is optional (files written before it existed mean both) and validated when present.
+    const char *k3[] = {"steps", "respacing", "model_sha256", "rho_attn", "rho_mlp", "threshold", "modules"};
+    const char *v3[] = {"10", "10", hex, "0", "0", "0.5", "attention"};
+    CHECK(st_write(path, t2, 2, k3, v, 6, &err) == 0, "%s", err.msg);
+    rc = gates_read(&g, path, GATES_LAZYDIT, &err);
+    TEST_CHECK(rc == 0 && g.modules == LAZY_MOD_BOTH, "a gate file without metadata 'modules' reads as both", "%s",
+               rc ? err.msg : "another family");
+    if (!rc) gates_free(&g);
+    CHECK(st_write(path, t2, 2, k3, v3, 7, &err) == 0, "%s", err.msg);
+    rc = gates_read(&g, path, GATES_LAZYDIT, &err);
+    TEST_CHECK(rc && strstr(err.msg, "metadata modules 'attention' is not attn, mlp or both"),
+               "a gate file with an unknown 'modules' is refused", "%s", rc ? err.msg : "accepted");
 }
 
 // Write and read back: every field survives.
@@ -292,6 +304,7 @@ static void test_round_trip(void) {
     snprintf(g.calibration, sizeof g.calibration, "threshold");
     g.target_ratio = 0.3, g.realised_ratio = 0.2987654321, g.calibration_samples = 200, g.calibration_seed = 1;
     g.calibration_cfg = 1.5;
+    g.modules = LAZY_MOD_ATTN;
     gates_set_training(&g, "{\"lr\":0.001}");
     LzError err;
     CHECK(gates_write(&g, path, &err) == 0, "%s", err.msg);
@@ -300,7 +313,8 @@ static void test_round_trip(void) {
                !strcmp(r.respacing, "ddim3") && !strcmp(r.model_sha256, g.model_sha256) && r.rho_attn == 1e-5 &&
                r.rho_mlp == 2e-5 && r.threshold == 0.625 && r.staleness == 3 && !strcmp(r.calibration, "threshold") &&
                r.target_ratio == 0.3 && r.realised_ratio == 0.2987654321 && r.calibration_samples == 200 &&
-               r.calibration_seed == 1 && r.calibration_cfg == 1.5 && r.training && !strcmp(r.training, "{\"lr\":0.001}");
+               r.calibration_seed == 1 && r.calibration_cfg == 1.5 && r.modules == LAZY_MOD_ATTN && r.training &&
+               !strcmp(r.training, "{\"lr\":0.001}");
     TEST_CHECK(same, "gate file round trip keeps weights and every metadata field exactly", "a field differs");
     gates_free(&g);
     gates_free(&r);

@@ -333,7 +333,7 @@ static void test_reuse_and_rows(void) {
     RunRecord rr;
     CHECK(run_record_begin(&rr, &db, &info, &s, &err) == 0, "%s", err.msg);
     CHECK(run_record_sample(&rr, &s, a, y, N, NULL, &err) == 0, "%s", err.msg);
-    CHECK(run_record_finish(&rr, &s, NULL, 0, NULL, 0, &err) == 0, "%s", err.msg);
+    CHECK(run_record_finish(&rr, &s, NULL, 0, NULL, 0, NULL, &err) == 0, "%s", err.msg);
     run_record_free(&rr);
     CHECK(sampler_run(&s, b, y, N, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
     TEST_CHECK(!memcmp(a, b, sizeof(float) * N * img), "recorder_fora_samples_bit_identical",
@@ -389,7 +389,7 @@ static void test_reuse_and_rows(void) {
     info.name = "bypass";
     CHECK(run_record_begin(&rr, &db, &info, &s, &err) == 0, "%s", err.msg);
     CHECK(run_record_sample(&rr, &s, a, y, N, NULL, &err) == 0, "%s", err.msg);
-    CHECK(run_record_finish(&rr, &s, NULL, 0, NULL, 0, &err) == 0, "%s", err.msg);
+    CHECK(run_record_finish(&rr, &s, NULL, 0, NULL, 0, NULL, &err) == 0, "%s", err.msg);
     run_record_free(&rr);
     double r0_odd = q1(&db, "SELECT count(*) FROM module_rows WHERE sample = 0 AND step % 2 = 1 AND skipped = 1 AND cos "
                             "IS NULL");

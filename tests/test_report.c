@@ -10,11 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/bootstrap.h"
 #include "analysis/report.h"
 #include "analysis/report_claims.h"
 #include "analysis/report_compare.h"
+#include "analysis/report_paired.h"
 #include "analysis/report_paper.h"
 #include "analysis/report_study.h"
+#include "analysis/sample_features.h"
+#include "model/base/prng.h"
 #include "tests/file_util.h"
 #include "tests/report_fixture.h"
 #include "tests/test.h"
@@ -38,7 +42,7 @@ static const char *const figures[] = {
 #define N_FIGURES ((int)(sizeof figures / sizeof figures[0]))
 
 static int generate(const char *db, const char *out, int render, FILE *table_out) {
-    ReportOptions o = {db, out, NULL, "gnuplot", render, table_out};
+    ReportOptions o = {db, out, NULL, "gnuplot", render, table_out, 0};
     LzError err = {{0}};
     if (report_write(&o, &err)) {
         printf("# report_write: %s\n", err.msg);
@@ -297,6 +301,212 @@ static void test_flip_in_report(const char *dir, const char *md_holds) {
     free(md);
 }
 
+// ---- the paired FID test ----
+
+#define PD 8      // feature dimension of the paired fixture
+#define PN 500    // samples (fx_insert_run's n_samples)
+#define PDELTA 0.03
+
+// A database with DDIM-10 and LazyDiT at 20 steps and 50% (equal budget K =
+// 10), both storing features against a reference fit of N(0, I) points.
+// DDIM's features are x_i ~ N(1, I); LazyDiT's are x_i - PDELTA (aligned: the
+// same samples, shifted towards the reference, so FID(LazyDiT) < FID(DDIM) by
+// about 2 PDELTA D on every resample) or x_{(i + 1) mod n} - PDELTA (shuffled:
+// the same shift but the pairing broken, so the paired interval is as wide as
+// two independent ones). The metrics table gets each run's FID computed from
+// its features and, with narrow_ci, intervals of +-0.05; else the library's
+// bootstrap interval (reference fixed, 200 resamples), as the runner writes it.
+#define PNREF 2000
+// ref (PNREF, PD) ~ N(0, I); xy (2, PN, PD): x ~ N(1, I), then y.
+static void paired_fixture_data(float *ref, float *xy, int aligned) {
+    float *x = xy, *y = xy + PN * PD;
+    Prng g;
+    prng_seed(&g, 7);
+    for (int i = 0; i < PNREF * PD; i++) ref[i] = (float)prng_normal(&g);
+    for (int i = 0; i < PN * PD; i++) x[i] = (float)(1 + prng_normal(&g));
+    for (int i = 0; i < PN; i++)
+        for (int j = 0; j < PD; j++) y[i * PD + j] = x[(aligned ? i : (i + 1) % PN) * PD + j] - (float)PDELTA;
+}
+
+static int paired_fixture(const char *path, int aligned, int narrow_ci, double *fid_out) {
+    remove(path);
+    FILE *f = fopen("analysis/schema.sql", "rb");
+    if (!f) return -1;
+    static char schema[1 << 16];
+    size_t len = fread(schema, 1, sizeof schema - 1, f);
+    fclose(f);
+    schema[len] = 0;
+    sqlite3 *db;
+    if (sqlite3_open(path, &db) != SQLITE_OK) return -1;
+    static const FxRun runs[] = {
+        {"ddim-10", "ddim", "both", 10, 0, 1.0, 0, "done"},
+        {"lazydit-20-50", "lazydit", "both", 20, 0.5, 1.0, 0, "done"},
+    };
+    int rc = fx_exec(db, schema) || fx_exec(db, "BEGIN") ||
+             fx_exec(db, "INSERT INTO meta (key, value) VALUES ('schema_version', '1'), ('experiment', 'fixture')") ||
+             fx_insert_run(db, 1, &runs[0]) || fx_insert_run(db, 2, &runs[1]) || fx_exec(db, "COMMIT");
+    sqlite3_close(db);
+    if (rc) return -1;
+    enum { NREF = PNREF };
+    float *ref = malloc(sizeof(float) * NREF * PD), *x = malloc(sizeof(float) * PN * PD * 2), *y = x + PN * PD;
+    paired_fixture_data(ref, x, aligned);
+    LzError err;
+    GaussStats rs;
+    ResultDb rdb;
+    rc = gauss_stats_compute(&rs, ref, NREF, PD, &err) || rdb_open(&rdb, path, &err);
+    if (!rc) {
+        rc = rdb_begin(&rdb, &err);
+        for (int k = 0; k < 2 && !rc; k++) {
+            const float *feat = k ? y : x;
+            double fid;
+            BootstrapConfig bc = bootstrap_default_config(200, 0);
+            bc.resample_real = false;
+            BootstrapCI ci;
+            rc = sample_features_fid(&fid, feat, NULL, PN, PD, &rs, &err) ||
+                 bootstrap_fd(&ci, ref, NREF, feat, PN, PD, &bc, &err) ||
+                 sample_features_write(&rdb, k + 1, feat, PN, PD, "ref-fixture", &rs, &err);
+            if (rc) break;
+            fid_out[k] = fid;
+            char sql[256];
+            snprintf(sql, sizeof sql,
+                     "UPDATE metrics SET value = %.17g, ci_low = %.17g, ci_high = %.17g WHERE name = 'fid' AND run_id = %d",
+                     fid, narrow_ci ? fid - 0.05 : ci.lo, narrow_ci ? fid + 0.05 : ci.hi, k + 1);
+            rc = rdb_exec(&rdb, sql, "set the fixture's fid", &err);
+        }
+        rc = rc || rdb_commit(&rdb, &err);
+        rdb_close(&rdb);
+    }
+    if (rc) printf("# paired fixture: %s\n", err.msg);
+    gauss_stats_free(&rs);
+    free(ref);
+    free(x);
+    return rc ? -1 : 0;
+}
+
+static ReportVerdict b1_verdict(const char *db, int resamples, ReportPaired *p, ReportCmp *indep) {
+    ReportData d;
+    LzError err;
+    if (report_db_load_with(&d, db, resamples, &err)) {
+        printf("# %s\n", err.msg);
+        return -1;
+    }
+    ReportClaim c[REPORT_N_CLAIMS];
+    report_claims(&d, c);
+    int l = strcmp(d.runs[0].policy, "ddim") ? 0 : 1;  // runs ordered by name: ddim-10, lazydit-20-50
+    if (p) *p = report_paired_fid(&d, l, 1 - l);
+    if (indep) *indep = report_compare(&d.runs[l].m[RM_FID], &d.runs[1 - l].m[RM_FID], 0);
+    ReportVerdict v = c[1].verdict;
+    report_db_free(&d);
+    return v;
+}
+
+static char *paired_report(const char *db, const char *out) {
+    char path[4096];
+    if (generate(db, out, 0, NULL)) return NULL;
+    snprintf(path, sizeof path, "%.1800s/REPORT.md", out);
+    return read_text(path);
+}
+
+static void test_paired(const char *dir) {
+    char db[4096], out[4096], out2[4096];
+    double fid[2];
+    // Aligned: the paired interval excludes 0 while the runs' own intervals overlap.
+    snprintf(db, sizeof db, "%.1800s/paired.db", dir);
+    TEST_CHECK(paired_fixture(db, 1, 0, fid) == 0, "paired_fixture_builds", "cannot build %.300s", db);
+    ReportPaired p;
+    ReportCmp indep;
+    ReportVerdict v = b1_verdict(db, REPORT_PAIRED_RESAMPLES, &p, &indep);
+    TEST_CHECK(p.ok && p.hi < 0 && indep == CMP_UNRESOLVED, "paired_fixture_resolves_only_paired",
+               "paired %d [%g, %g], independent comparison %d", p.ok, p.lo, p.hi, indep);
+    TEST_CHECK(fabs(p.diff - (fid[1] - fid[0])) <= 1e-12 * fabs(fid[0]), "paired_difference_is_the_fid_difference",
+               "%.17g vs %.17g", p.diff, fid[1] - fid[0]);
+    // The shift leaves the covariance alone (up to float rounding), so on a
+    // resample with counts w, FID(y) - FID(x) = |m_y - mu|^2 - |m_x - mu|^2
+    // with m the weighted means and mu the reference mean: the paired interval
+    // recomputed from that, on the same resamples (report_paired_counts).
+    {
+        enum { B = 200 };
+        ReportData d;
+        LzError err;
+        int loaded = report_db_load_with(&d, db, B, &err) == 0;
+        ReportPaired q = loaded ? report_paired_fid(&d, 1, 0) : (ReportPaired){0, NAN, NAN, NAN};
+        if (loaded) report_db_free(&d);
+        float *ref = malloc(sizeof(float) * PNREF * PD), *x = malloc(sizeof(float) * PN * PD * 2);
+        paired_fixture_data(ref, x, 1);
+        GaussStats rs;
+        gauss_stats_compute(&rs, ref, PNREF, PD, &err);
+        double reps[B], w[PN];
+        for (int b = 0; b < B; b++) {
+            report_paired_counts(w, PN, b);
+            reps[b] = 0;
+            for (int j = 0; j < PD; j++) {
+                double mx = 0, my = 0;
+                for (int i = 0; i < PN; i++) {
+                    mx += w[i] * (double)x[i * PD + j];
+                    my += w[i] * (double)x[(PN + i) * PD + j];
+                }
+                mx = mx / PN - rs.mu[j];
+                my = my / PN - rs.mu[j];
+                reps[b] += my * my - mx * mx;
+            }
+        }
+        double lo = quantile_linear(reps, B, 0.025), hi = quantile_linear(reps, B, 0.975);
+        gauss_stats_free(&rs);
+        free(ref);
+        free(x);
+        TEST_CHECK(q.ok && fabs(q.lo - lo) < 1e-5 && fabs(q.hi - hi) < 1e-5 && hi - lo < 0.2 * fabs(q.diff),
+                   "paired_interval_from_means", "report [%.9g, %.9g], from the mean terms [%.9g, %.9g], difference %g",
+                   q.lo, q.hi, lo, hi, q.diff);
+    }
+    TEST_CHECK(v == VERDICT_HOLDS && b1_verdict(db, 0, NULL, NULL) == VERDICT_INCONCLUSIVE, "claim_b1_follows_paired",
+               "verdict with paired %s, without %s", report_verdict_name(v),
+               report_verdict_name(b1_verdict(db, 0, NULL, NULL)));
+    snprintf(out, sizeof out, "%.1800s/paired_a", dir);
+    snprintf(out2, sizeof out2, "%.1800s/paired_b", dir);
+    char *md = paired_report(db, out), *md2 = paired_report(db, out2);
+    char cell[128], bold[64];
+    snprintf(cell, sizeof cell, "| %+.2f [%.2f, %.2f] |", p.diff, p.lo, p.hi);
+    snprintf(bold, sizeof bold, "| **%.2f** [", fid[1]);
+    TEST_CHECK(md && strstr(md, "ΔFID vs equal-budget DDIM [95% CI]") && strstr(md, cell) && strstr(md, bold) &&
+                   strstr(md, "vs DDIM-10: better FID") && strstr(md, "1 by the paired test, 0 by the two intervals"),
+               "report_marks_by_paired", "REPORT.md lacks the paired cell '%s', the bold '%s' or the verdict", cell, bold);
+    char why[512] = "";
+    TEST_CHECK(md && md2 && dirs_identical(out, out2, why, sizeof why), "paired_report_byte_identical", "%s", why);
+    free(md);
+    free(md2);
+
+    // Shuffled, narrow stored intervals: these separate, the paired interval does not.
+    snprintf(db, sizeof db, "%.1800s/unpaired.db", dir);
+    TEST_CHECK(paired_fixture(db, 0, 1, fid) == 0, "paired_fixture_shuffled_builds", "cannot build %.300s", db);
+    v = b1_verdict(db, REPORT_PAIRED_RESAMPLES, &p, &indep);
+    TEST_CHECK(p.ok && p.lo < 0 && p.hi > 0 && indep == CMP_A_BETTER, "shuffled_fixture_resolves_only_independent",
+               "paired %d [%g, %g], independent comparison %d", p.ok, p.lo, p.hi, indep);
+    TEST_CHECK(v == VERDICT_INCONCLUSIVE && b1_verdict(db, 0, NULL, NULL) == VERDICT_HOLDS, "claim_b1_follows_paired_reverse",
+               "verdict with paired %s, without %s", report_verdict_name(v),
+               report_verdict_name(b1_verdict(db, 0, NULL, NULL)));
+    snprintf(out, sizeof out, "%.1800s/unpaired_a", dir);
+    md = paired_report(db, out);
+    snprintf(bold, sizeof bold, "| **%.2f** [", fid[1]);
+    TEST_CHECK(md && !strstr(md, bold) && strstr(md, "vs DDIM-10: not resolved"), "report_unmarked_by_paired",
+               "REPORT.md marks the FID the paired interval does not resolve");
+    free(md);
+
+    // Features that do not give back the stored fid are not paired.
+    snprintf(db, sizeof db, "%.1800s/mismatch.db", dir);
+    paired_fixture(db, 1, 0, fid);
+    sqlite3 *s;
+    sqlite3_open(db, &s);
+    fx_exec(s, "UPDATE metrics SET value = value * (1 + 1e-7) WHERE name = 'fid' AND run_id = 2");
+    sqlite3_close(s);
+    ReportData d;
+    LzError err;
+    int ok = report_db_load(&d, db, &err) == 0;
+    TEST_CHECK(ok && d.n_features == 1 && d.n_features_mismatch == 1 && !report_paired_fid(&d, 0, 1).ok,
+               "paired_needs_matching_features", "features %d, mismatched %d", ok ? d.n_features : -1,
+               ok ? d.n_features_mismatch : -1);
+    if (ok) report_db_free(&d);
+}
+
 static void test_paper_csv(void) {
     PaperRow *rows;
     int n;
@@ -417,6 +627,7 @@ int main(int argc, char **argv) {
     test_bound_rows(db);
     test_flips(test_dir);
     test_flip_in_report(test_dir, md);
+    test_paired(test_dir);
     free(md);
     if (!getenv("TEST_KEEP")) test_dir_remove();
     else printf("# kept %s\n", test_dir);

@@ -59,6 +59,10 @@ expect_fail report_bad_paper_csv '^lazydit report: .*junk\.db: line 1: header mu
 "$LAZYDIT" report "$T/f.db" >/dev/null 2>&1
 rc=$?
 [ $rc -eq 2 ] && pass report_usage_exit_2 || fail report_usage_exit_2 "missing --out exited $rc, expected 2"
+"$LAZYDIT" report "$T/f.db" --out "$T/o8" --paired-resamples 1 >/dev/null 2>"$T/pr.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q -- "--paired-resamples 1: give 0 (off) or at least 2" "$T/pr.err" &&
+    pass report_paired_resamples_usage || fail report_paired_resamples_usage "exit $rc: $(head -c 200 "$T/pr.err")"
 mkfifo "$T/fifo.db"
 expect_fail report_fifo_db '^lazydit report: .*fifo\.db: ' timeout 10 "$LAZYDIT" report "$T/fifo.db" --out "$T/o6"
 mkdir -p "$T/o7"

@@ -8,7 +8,10 @@
 #     an existing database intact (small tmpfs mounts when we may mount; else a
 #     read-only directory by permissions, and the full disk is skipped with the
 #     reason);
-#   * sample --record writes a runs row and its module_steps.
+#   * sample --record writes a runs row and its module_steps;
+#   * stored sample_features give back each run's fid (1e-9 relative), and
+#     survive kill/resume and merge row for row (db_diff covers the tables);
+#     a database made before the feature tables existed merges.
 set -u
 cd "$(dirname "$0")/.."
 . tests/shell_lib.sh
@@ -23,15 +26,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat >"$T/x.json" <<'EOF'
+CACHE="${TEST_TMP:-$T}/eval_refcache"  # reference statistics, shared with the eval tests (content-keyed)
+cat >"$T/x.json" <<EOF
 {
   "name": "runner_test",
   "model": "models/fmnist_dit.safetensors",
-  "n_samples": 6,
-  "batch": 6,
+  "n_samples": 10,
+  "batch": 10,
   "steps": 8,
   "record_rows": true,
-  "metrics": {"compute": ["psnr", "ssim"], "bootstrap": 20, "per_sample": true},
+  "metrics": {"compute": ["fid", "psnr", "ssim"], "bootstrap": 20, "per_sample": true, "sample_features": true,
+              "cache_dir": "$CACHE"},
   "runs": [
     {"name": "ddim", "steps": [4, 8]},
     {"name": "fora", "policy": {"name": "fora", "interval": 2}},
@@ -63,6 +68,15 @@ if grep -q "5 runs: 0 done now, 5 done before" "$T/a2.log" && [ "$(db_diff "$T/a
     pass "runner_resume_skips_done"
 else
     fail "runner_resume_skips_done" "$(tail -n 2 "$T/a2.log")"
+fi
+
+feat=$(sqlite3 "$T/a.db" "SELECT count(*) || ' ' || min(n) || ' ' || max(n) || ' ' || min(dim) || ' ' ||
+    sum(length(features) = 4 * n * dim) FROM sample_features" 2>&1)
+if [ "$feat" = "$NRUNS 10 10 128 $NRUNS" ] &&
+    [ "$(sqlite3 "$T/a.db" "SELECT count(*) FROM feature_references")" = 1 ]; then
+    pass "runner_sample_features_rows"
+else
+    fail "runner_sample_features_rows" "runs, n, n, dim, sizes ok: $feat"
 fi
 
 # --- kill -9 in the middle of run 3, then resume
@@ -116,6 +130,23 @@ if [ "$d1" = 0 ] && [ "$d2" = 0 ] && [ "$d3" = 0 ] && grep -q "5 runs added" "$T
 else
     fail "merge_equals_single_run_and_is_idempotent" "diffs $d1 $d2 $d3; $(cat "$T/m.log" "$T/m2.log")"
 fi
+# A database made before the feature tables existed (schema version 1 without
+# them) merges in both roles: as an input its runs come without features; as
+# the output it gains the tables.
+cp "$T/s1.db" "$T/old_in.db"
+cp "$T/s0.db" "$T/old_out.db"
+for f in old_in old_out; do
+    sqlite3 "$T/$f.db" "DROP TABLE sample_features; DROP TABLE feature_references"
+done
+"$LAZYDIT" merge "$T/mo.db" "$T/s0.db" "$T/old_in.db" >"$T/mo.log" 2>&1; r1=$?
+"$LAZYDIT" merge "$T/old_out.db" "$T/s1.db" >"$T/mo2.log" 2>&1; r2=$?
+f1=$(sqlite3 "$T/mo.db" "SELECT group_concat(run_id, ',') FROM (SELECT run_id FROM sample_features ORDER BY run_id)")
+f2=$(sqlite3 "$T/old_out.db" "SELECT group_concat(run_id, ',') FROM (SELECT run_id FROM sample_features ORDER BY run_id)")
+if [ "$r1$r2" = 00 ] && [ "$f1" = "1,3,5" ] && [ "$f2" = "2,4" ]; then
+    pass "merge_database_without_feature_tables"
+else
+    fail "merge_database_without_feature_tables" "statuses $r1 $r2, features of runs '$f1' and '$f2'; $(cat "$T/mo.log" "$T/mo2.log")"
+fi
 # An unfinished run in a shard is not merged; a finished copy replaces an unfinished one.
 cp "$T/s0.db" "$T/s0u.db"
 sqlite3 "$T/s0u.db" "UPDATE runs SET status = 'running' WHERE run_id = 5"
@@ -141,7 +172,7 @@ cp "$T/s1.db" "$T/y.db"
 sqlite3 "$T/y.db" "UPDATE meta SET value = '0123456789abcdef' WHERE key = 'config_sha256'"
 expect_fail "merge_refuses_other_config" "come from different configs of experiment 'runner_test'" \
     "$LAZYDIT" merge "$T/m.db" "$T/y.db"
-sed 's/"n_samples": 6/"n_samples": 5/' "$T/x.json" >"$T/y.json"
+sed 's/"n_samples": 10/"n_samples": 11/' "$T/x.json" >"$T/y.json"
 expect_fail "run_refuses_other_config" "made from another version of .*y.json" \
     "$LAZYDIT" run "$T/y.json" --db "$T/a.db"
 if [ "$(db_dump_sum "$T/m.db")" = "$before" ]; then pass "merge_refusals_leave_output_intact"; else fail "merge_refusals_leave_output_intact" "m.db changed"; fi
@@ -238,15 +269,14 @@ else
 fi
 
 # --- image metrics through the evaluation job equal lazydit eval on the same samples
-CACHE="${TEST_TMP:-$T}/eval_refcache"  # shared with the eval tests (content-keyed)
 cat >"$T/met.json" <<EOF
-{"name": "metrics_test", "model": "models/fmnist_dit.safetensors", "n_samples": 12, "batch": 12, "steps": 4, "seed": 3,
+{"name": "metrics_test", "model": "models/fmnist_dit.safetensors", "n_samples": 160, "batch": 80, "steps": 4, "seed": 3,
  "metrics": {"compute": ["fid", "kid", "class_consistency", "is", "precision"], "bootstrap": 20, "per_sample": true,
-             "cache_dir": "$CACHE"},
+             "sample_features": true, "cache_dir": "$CACHE"},
  "runs": [{"name": "ddim"}]}
 EOF
 "$LAZYDIT" run "$T/met.json" --db "$T/met.db" --quiet >"$T/met.log" 2>&1
-"$LAZYDIT" sample --weights models/fmnist_dit.safetensors --n 12 --batch 12 --steps 4 --seed 3 --quiet \
+"$LAZYDIT" sample --weights models/fmnist_dit.safetensors --n 160 --batch 80 --steps 4 --seed 3 --quiet \
     --out "$T/met.npy" >/dev/null 2>&1
 "$LAZYDIT" eval --samples "$T/met.npy" --labels "$T/met_labels.npy" --cache-dir "$CACHE" --json >"$T/met_eval.json" 2>/dev/null
 ok=$(sqlite3 "$T/met.db" "SELECT name || '=' || printf('%.17g', value) || ' ' ||
@@ -264,10 +294,63 @@ for line in rows:
 print("ok" if len(rows) == 5 and not bad else "; ".join(bad) or f"{len(rows)} metric rows")
 ' "$T/met_eval.json" 2>&1)
 per=$(sqlite3 "$T/met.db" "SELECT count(*) FROM sample_metrics WHERE name = 'predicted_label'")
-if [ "$ok" = ok ] && [ "$per" = 12 ]; then
+if [ "$ok" = ok ] && [ "$per" = 160 ]; then
     pass "runner_metrics_equal_lazydit_eval"
 else
     fail "runner_metrics_equal_lazydit_eval" "$ok; $per predicted labels; $(tail -n 2 "$T/met.log")"
+fi
+
+# The stored features and reference fit give back the run's fid: recomputed
+# with the library (tests/features_fid.c, built like the test binaries) to
+# 1e-9 relative, on the sweep's 5 runs and on this run; and independently
+# with numpy from the documented blob layout, to 1e-6 only: the reference
+# covariance has near-zero eigenvalues (dead ReLU units), whose square roots
+# differ by ~sqrt(eps) between two eigensolvers.
+lib="${LAZYDIT_BUILD:-build}/liblazydit.a"
+san=()
+grep -qa __asan_init "$lib" 2>/dev/null && san=(-fsanitize=address,undefined)
+blas_inc=$(pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
+# shellcheck disable=SC2086
+if "${CC:-cc}" -std=c11 -O1 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -I. $blas_inc "${san[@]}" \
+    tests/features_fid.c "$lib" -o "$T/features_fid" -lopenblas -lsqlite3 -lcjson -lpng -lz -lm -lpthread 2>"$T/cc.log"; then
+    c1=$("$T/features_fid" "$T/a.db" 2>&1)
+    c2=$("$T/features_fid" "$T/met.db" 2>&1)
+else
+    c1="cannot build tests/features_fid.c: $(head -c 300 "$T/cc.log")"
+    c2=
+fi
+if [ "$c1" = "$NRUNS ok" ] && [ "$c2" = "1 ok" ]; then
+    pass "runner_sample_features_give_back_fid"
+else
+    fail "runner_sample_features_give_back_fid" "$c1; $c2"
+fi
+fid_check=$("${PYTHON:-python3}" - "$T/met.db" <<'PY' 2>&1
+import sqlite3, sys
+import numpy as np
+db = sqlite3.connect(sys.argv[1])
+bad, k = [], 0
+for run_id, n, d, blob, mu, sigma, fid in db.execute(
+        "SELECT s.run_id, s.n, s.dim, s.features, r.mu, r.sigma, m.value FROM sample_features s "
+        "JOIN feature_references r USING (reference) JOIN metrics m ON m.run_id = s.run_id AND m.name = 'fid'"):
+    x = np.frombuffer(blob, dtype="<f4").reshape(n, d).astype(np.float64)
+    mu1 = np.frombuffer(mu, dtype="<f8")
+    s1 = np.frombuffer(sigma, dtype="<f8").reshape(d, d)
+    mu2, s2 = x.mean(0), np.cov(x, rowvar=False)
+    lam, v = np.linalg.eigh(s1)
+    lam = np.clip(lam, 0, None)
+    m = np.sqrt(lam)[:, None] * (v.T @ s2 @ v) * np.sqrt(lam)[None, :]
+    ev = np.clip(np.linalg.eigvalsh(0.5 * (m + m.T)), 0, None)
+    got = ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(ev).sum()
+    k += 1
+    if n != 160 or abs(got - fid) > 1e-6 * abs(fid):
+        bad.append(f"run {run_id}: n {n}, fid {got!r} vs {fid!r}")
+print("ok" if k == 1 and not bad else f"{k} runs; " + "; ".join(bad))
+PY
+)
+if [ "$fid_check" = ok ]; then
+    pass "runner_sample_features_blob_layout"
+else
+    fail "runner_sample_features_blob_layout" "$fid_check"
 fi
 
 # --- usage errors exit 2

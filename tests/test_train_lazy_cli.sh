@@ -3,8 +3,10 @@
 # synthetic 8x8 images: an interrupted and resumed training ends with the same
 # gate file tensors as an uninterrupted one (and the same loss CSV), the gate
 # file carries the format's metadata, calibration hits a requested lazy ratio
-# within 2 points and records how, the rho search runs, `sample --policy
-# lazydit` reproduces the recorded ratio, and bad options give one-line errors.
+# within 2 points and records how (also for one module family, --modules),
+# the rho search runs, `sample --policy lazydit` reproduces the recorded
+# ratio, `experiments/lazy_gates.sh ablation` writes the module-ablation files
+# and skips those that exist, and bad options give one-line errors.
 set -u
 source "$(dirname "$0")/shell_lib.sh"
 PY=${PYTHON:-/usr/bin/python3}
@@ -91,6 +93,83 @@ m=$(jq '.lazy_ratio.both' "$T/m.json" 2>/dev/null)
 awk -v a="$m" -v b="$real" 'BEGIN { d = a - b; exit !(a != "" && d < 1e-9 && d > -1e-9) }' &&
     pass "sample --policy lazydit on the calibration samples reproduces the recorded ratio ($real)" ||
     fail "sample --policy lazydit reproduces the recorded ratio" "$m vs $real; $(tail -1 "$T/m.log")"
+[ "$(st_meta "$T/g30.safetensors" modules)" = both ] && pass "calibrate-gates without --modules records modules = both" ||
+    fail "calibrate-gates records modules" "modules = '$(st_meta "$T/g30.safetensors" modules)'"
+
+# --- one module family (the module ablation): --modules attn / mlp calibrates that family's ratio
+# ratio_ok FILE.json FAMILY TARGET TOL OTHER: lazy_ratio.FAMILY within TOL of TARGET, lazy_ratio.OTHER exactly 0,
+# and the overall ratio half the family's (the family holds half of the slots).
+ratio_ok() {
+    jq -e --arg f "$2" --arg o "$5" --argjson t "$3" --argjson tol "$4" \
+        '.lazy_ratio as $r | ($r[$f] - $t | fabs) <= $tol and $r[$o] == 0 and ($r.both - $r[$f] / 2 | fabs) < 1e-12' \
+        "$1" >/dev/null 2>&1
+}
+CA=(--weights "$T/dit.safetensors" --calib-samples 96 --calib-batch 48)
+S=(--weights "$T/dit.safetensors" --policy lazydit --steps 6 --batch 48 --quiet --out "$T/ma.npy")
+"$LAZYDIT" calibrate-gates "${CA[@]}" --gates "$g" --modules attn --target-ratio 0.3 --out "$T/ga30.safetensors" \
+    2>"$T/cala.log" || fail "calibrate-gates --modules attn" "$(tail -1 "$T/cala.log")"
+ra=$(st_meta "$T/ga30.safetensors" realised_ratio)
+"$LAZYDIT" sample "${S[@]}" --modules attn --gates "$T/ga30.safetensors" --n 96 --seed 1 --json-summary "$T/ma1.json" \
+    >/dev/null 2>"$T/ma1.log"
+[ "$(st_meta "$T/ga30.safetensors" modules)" = attn ] && ratio_ok "$T/ma1.json" attn "$ra" 1e-12 mlp &&
+    ratio_ok "$T/ma1.json" attn 0.3 0.02 mlp &&
+    pass "calibrate-gates --modules attn 0.3: attention ratio $ra (recorded, modules = attn) reproduced by sample --modules attn on the calibration samples, MLP ratio 0" ||
+    fail "calibrate-gates --modules attn" "recorded $ra, modules $(st_meta "$T/ga30.safetensors" modules), measured $(jq -c .lazy_ratio "$T/ma1.json" 2>&1); $(tail -1 "$T/ma1.log")"
+"$LAZYDIT" sample "${S[@]}" --modules attn --gates "$T/ga30.safetensors" --n 96 --seed 0 --json-summary "$T/ma0.json" \
+    >/dev/null 2>"$T/ma0.log"
+ratio_ok "$T/ma0.json" attn 0.3 0.02 mlp &&
+    pass "--modules attn 0.3 file on 96 evaluation samples (seed 0): attention ratio $(jq .lazy_ratio.attn "$T/ma0.json") within 2 points, MLP 0" ||
+    fail "--modules attn file on evaluation samples" "$(jq -c .lazy_ratio "$T/ma0.json" 2>&1); $(tail -1 "$T/ma0.log")"
+"$LAZYDIT" calibrate-gates "${CA[@]}" --gates "$g" --modules mlp --target-ratio 0.5 --out "$T/gm50.safetensors" \
+    2>"$T/calm.log" || fail "calibrate-gates --modules mlp" "$(tail -1 "$T/calm.log")"
+"$LAZYDIT" sample "${S[@]}" --modules mlp --gates "$T/gm50.safetensors" --n 96 --seed 1 --json-summary "$T/mm1.json" \
+    >/dev/null 2>"$T/mm1.log"
+[ "$(st_meta "$T/gm50.safetensors" modules)" = mlp ] && ratio_ok "$T/mm1.json" mlp 0.5 0.02 attn &&
+    ratio_ok "$T/mm1.json" mlp "$(st_meta "$T/gm50.safetensors" realised_ratio)" 1e-12 attn &&
+    pass "calibrate-gates --modules mlp 0.5: MLP ratio $(jq .lazy_ratio.mlp "$T/mm1.json") as recorded, attention ratio 0" ||
+    fail "calibrate-gates --modules mlp" "$(jq -c .lazy_ratio "$T/mm1.json" 2>&1); $(tail -1 "$T/calm.log")"
+# Another family than the file's is allowed; sample notes it.
+"$LAZYDIT" sample "${S[@]}" --gates "$T/ga30.safetensors" --n 12 --seed 1 --json-summary "$T/mb.json" >/dev/null \
+    2>"$T/mb.log" && grep -q "note: .*ga30.safetensors: threshold calibrated for --modules attn .* used with --modules both" \
+    "$T/mb.log" && jq -e '.lazy_ratio.mlp > 0' "$T/mb.json" >/dev/null &&
+    pass "an attn-calibrated file runs with --modules both, with a note naming the family" ||
+    fail "attn file with --modules both" "$(cat "$T/mb.log")"
+"$LAZYDIT" calibrate-gates --gates "$g" --modules attention --target-ratio 0.3 --out "$T/x.safetensors" 2>"$T/bad.log" >/dev/null
+rc=$?
+[ "$rc" = 2 ] && [ "$(grep -c . "$T/bad.log")" = 1 ] &&
+    grep -q "^lazydit calibrate-gates: --modules 'attention': expected attn, mlp or both" "$T/bad.log" &&
+    pass "calibrate-gates --modules attention: usage error (exit 2, one line)" ||
+    fail "calibrate-gates bad --modules" "exit $rc: $(cat "$T/bad.log")"
+
+# experiments/lazy_gates.sh ablation K on a stand-in repository (the tiny DiT as the default model).
+R="$T/root"
+mkdir -p "$R/models" "$R/results/gates/lazydit_k6"
+cp "$T/dit.safetensors" "$R/models/fmnist_dit.safetensors"
+cp "$g" "$R/results/gates/lazydit_k6/gates.safetensors"
+ablate() {
+    LAZYDIT_ROOT="$R" LAZYDIT_BIN="$LAZYDIT" RATIOS="0.2 0.4" MODULES="attn mlp" \
+        bash "$(dirname "$0")/../experiments/lazy_gates.sh" ablation 6 >"$T/abl.log" 2>&1
+}
+ablate
+ok=1
+for m in attn mlp; do
+    for rr in 20 40; do
+        f="$R/models/gates/lazydit_${m}_k6_r$rr.safetensors"
+        [ -f "$f" ] && [ "$(st_meta "$f" modules)" = "$m" ] &&
+            awk -v r="$(st_meta "$f" realised_ratio)" -v t="0.$rr" 'BEGIN { exit !(r - t <= 0.02 && t - r <= 0.02) }' || ok=0
+    done
+done
+# A second run redoes only the file that was deleted (one calibration, one target) and leaves the others alone.
+rm "$R/models/gates/lazydit_mlp_k6_r40.safetensors"
+others() { stat -c '%n %y %s' "$R"/models/gates/lazydit_{attn_k6_r20,attn_k6_r40,mlp_k6_r20}.safetensors; }
+before=$(others)
+ablate
+after=$(others)
+[ "$ok" = 1 ] && [ -f "$R/models/gates/lazydit_mlp_k6_r40.safetensors" ] && [ "$after" = "$before" ] &&
+    [ "$(grep -c '^calibrate: target' "$T/abl.log")" = 1 ] && grep -q '^calibrate: target 0.4000 .*(mlp)' "$T/abl.log" &&
+    pass "lazy_gates.sh ablation: lazydit_{attn,mlp}_k6_r{20,40} within 2 points, modules recorded; only a missing file is redone" ||
+    fail "lazy_gates.sh ablation" "ok=$ok; $(tail -3 "$T/abl.log")"
+
 expect_fail "calibrate-gates: a calibration seed sharing noise with evaluation seed 0 is refused" \
     "share noise with the first 100000 evaluation samples" \
     "$LAZYDIT" calibrate-gates "${C[@]}" --gates "$g" --target-ratio 0.3 --out "$T/x.safetensors" --calib-seed 0

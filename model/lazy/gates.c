@@ -25,6 +25,7 @@ void gates_alloc(GateFile *g, GateKind kind, int S, int L, int D) {
     g->threshold = 0.5;
     snprintf(g->calibration, sizeof g->calibration, "none");
     g->target_ratio = g->realised_ratio = g->calibration_cfg = NAN;
+    g->modules = LAZY_MOD_BOTH;
 }
 
 void gates_free(GateFile *g) {
@@ -186,6 +187,11 @@ int gates_read(GateFile *g, const char *path, GateKind kind, LzError *err) {
         lz_fail(err, "%s: metadata calibration_samples and calibration_seed must be >= 0", path);
         goto fail;
     }
+    const char *mods = st_meta(&f, "modules");
+    if (mods && lazy_modules_parse(mods, &g->modules)) {
+        lz_fail(err, "%s: metadata modules '%s' is not attn, mlp or both", path, mods);
+        goto fail;
+    }
     gates_set_training(g, st_meta(&f, "training"));
     st_free(&f);
     return 0;
@@ -216,10 +222,11 @@ int gates_write(const GateFile *g, const char *path, LzError *err) {
     const char *keys[] = {"format",         "steps",          "respacing",           "model_sha256",
                           "rho_attn",       "rho_mlp",        "threshold",           "staleness",
                           "calibration",    "target_ratio",   "realised_ratio",      "calibration_samples",
-                          "calibration_seed", "calibration_cfg", "training"};
+                          "calibration_seed", "calibration_cfg", "modules",      "training"};
     const char *values[] = {format_name(g->kind), steps,    g->respacing, g->model_sha256, rho_a,
                             rho_m,                thr,      stale,        g->calibration,  target,
-                            realised,             csamples, cseed,        ccfg,            g->training ? g->training : "{}"};
+                            realised,             csamples, cseed,        ccfg,            lazy_modules_name(g->modules),
+                            g->training ? g->training : "{}"};
     return st_write(path, t, 2, keys, values, (int)(sizeof keys / sizeof keys[0]), err);
 }
 
@@ -243,4 +250,11 @@ int gates_check_run(const GateFile *g, const char *path, int steps, const char *
                            path, what, g->model_sha256, hex);
     }
     return 0;
+}
+
+void gates_note_modules(const GateFile *g, const char *path, LazyModules used, char *note, size_t cap) {
+    note[0] = 0;
+    if (g->modules == used || !strcmp(g->calibration, "none")) return;
+    snprintf(note, cap, "%s: threshold calibrated for --modules %s (realised ratio %.4f there), used with --modules %s",
+             path, lazy_modules_name(g->modules), g->realised_ratio, lazy_modules_name(used));
 }

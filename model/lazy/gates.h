@@ -34,6 +34,14 @@
 //   target_ratio, realised_ratio   the requested and the measured lazy ratio
 //                   ("nan" when not calibrated)
 //   calibration_samples, calibration_seed, calibration_cfg   how it was measured
+//   modules         (optional, default "both") the module family the threshold
+//                   was calibrated for, and the slots realised_ratio counts:
+//                   "attn" (reused attention slots / attention slots), "mlp",
+//                   or "both" (all slots). `calibrate-gates --modules attn`
+//                   calibrates with the policy restricted to attention. Using
+//                   the file with another --modules is allowed (the policy
+//                   notes it): the threshold is then applied to a set of
+//                   modules it was not calibrated for.
 //   training        the training options as one line of JSON (provenance)
 // Unknown metadata keys are kept out of the struct but allowed when reading.
 #pragma once
@@ -42,6 +50,7 @@
 #include "model/base/check.h"
 #include "model/base/sha256.h"
 #include "model/dit_config.h"
+#include "model/lazy/policy.h"
 
 typedef enum { GATES_LAZYDIT = 0, GATES_L2C = 1 } GateKind;
 
@@ -59,13 +68,14 @@ typedef struct {
     long calibration_samples;  // 0 when not calibrated
     long calibration_seed;
     double calibration_cfg;    // NaN when not calibrated
+    LazyModules modules;       // the family the threshold was calibrated for (both when not calibrated)
     char *training;            // JSON text or NULL (owned)
 } GateFile;
 
 static inline const char *gates_kind_name(GateKind k) { return k == GATES_L2C ? "router" : "gates"; }
 
 // Allocates zero weights for (S, L, D) and sets the metadata to defaults
-// (threshold 0.5, calibration "none", ratios NaN).
+// (threshold 0.5, calibration "none", ratios NaN, modules both).
 void gates_alloc(GateFile *g, GateKind kind, int S, int L, int D);
 void gates_free(GateFile *g);
 // Weights of one (module, step, layer) slot: D floats.
@@ -85,5 +95,9 @@ int gates_write(const GateFile *g, const char *path, LzError *err);
 // size (gates only) and model SHA-256 (skipped when sha is NULL). The error
 // names the file and the mismatch, e.g. "g.safetensors: gates were trained
 // for 20 sampling steps, this run has 10".
+// The remark a policy makes (Policy.note) when a calibrated file's threshold
+// is used for another module family than it was calibrated for ("" if not):
+// allowed, but its realised ratio will differ from the recorded one.
+void gates_note_modules(const GateFile *g, const char *path, LazyModules used, char *note, size_t cap);
 int gates_check_run(const GateFile *g, const char *path, int steps, const char *respacing, const DitConfig *cfg,
                     const uint8_t *sha, LzError *err);

@@ -42,6 +42,14 @@ static void collect_scores(void *ctx, DitModuleView *v) {
         }
 }
 
+double lazy_family_ratio(const LazySummary *s, LazyModules m) {
+    return m == LAZY_MOD_ATTN ? s->lazy_ratio_attn : m == LAZY_MOD_MLP ? s->lazy_ratio_mlp : s->lazy_ratio;
+}
+
+long lazy_family_slots(const LazySummary *s, LazyModules m) {
+    return m == LAZY_MOD_ATTN ? s->slots_attn : m == LAZY_MOD_MLP ? s->slots_mlp : s->slots;
+}
+
 int lazy_measure(DitModel *m, const uint8_t *sha, const Diffusion *d, const char *respacing, const char *name,
                  const PolicyArg *args, int nargs, const LazyMeasureSpec *spec, float *out, int *labels,
                  LazySummary *sum, LazyScores *scores, LzError *err) {
@@ -49,7 +57,8 @@ int lazy_measure(DitModel *m, const uint8_t *sha, const Diffusion *d, const char
     long N = spec->samples, img = (long)c->in_channels * c->input_size * c->input_size;
     int K = d->num_steps;
     Policy pol;
-    if (policy_create(&pol, name, NULL, args, nargs, err)) return -1;
+    CHECK(spec->modules >= LAZY_MOD_ATTN && spec->modules <= LAZY_MOD_BOTH, "lazy_measure: modules %d", (int)spec->modules);
+    if (policy_create(&pol, name, lazy_modules_name(spec->modules), args, nargs, err)) return -1;
     long *ts = lz_malloc(sizeof(long) * K, "timesteps");
     int batch = spec->batch < N ? spec->batch : (int)N, rows = spec->cfg_scale != 1.0f ? 2 : 1;
     PolicyEnv env;
@@ -99,15 +108,17 @@ static int cmp_float(const void *a, const void *b) {
 }
 
 typedef struct {
-    double thr, ratio;
+    double thr, ratio;  // ratio of the calibrated module family
+    long slots;         // that family's slots
     LazySummary sum;
     LazyScores scores;  // sorted ascending
 } CalibPoint;
 
 // The threshold at which `target` of the point's slots would reuse, given its
-// recorded scores: count(score > thr) = round(target * slots).
+// recorded scores: count(score > thr) = round(target * slots). Only the
+// family's modules are decided, so only their scores are recorded.
 static double quantile_guess(const CalibPoint *p, double target) {
-    long n = p->scores.n, k = lround(target * (double)p->sum.slots);
+    long n = p->scores.n, k = lround(target * (double)p->slots);
     const float *v = p->scores.v;
     if (k <= 0 || n == 0) return 1.0;
     if (k >= n) return 0.5 * v[0];  // below every score (scores are > 0)
@@ -132,9 +143,12 @@ static int measure_point(CalibPoint *p, double t, DitModel *m, const uint8_t *sh
                      NULL, &p->sum, &p->scores, err))
         return -1;
     p->thr = t;
-    p->ratio = p->sum.lazy_ratio;
+    p->ratio = lazy_family_ratio(&p->sum, o->spec.modules);
+    p->slots = lazy_family_slots(&p->sum, o->spec.modules);
     qsort(p->scores.v, (size_t)p->scores.n, sizeof(float), cmp_float);
-    if (!o->spec.quiet) fprintf(stderr, "calibrate: threshold %.9f -> lazy ratio %.4f\n", t, p->ratio);
+    if (!o->spec.quiet)
+        fprintf(stderr, "calibrate: threshold %.9f -> lazy ratio %.4f (%s)\n", t, p->ratio,
+                lazy_modules_name(o->spec.modules));
     return 0;
 }
 
@@ -186,8 +200,8 @@ int lazy_calibrate_thresholds(DitModel *m, const uint8_t *sha, const Diffusion *
             np++;
         }
         if (!o->spec.quiet)
-            fprintf(stderr, "calibrate: target %.4f -> threshold %.9f, lazy ratio %.4f\n", target, thresholds[i],
-                    sums[i].lazy_ratio);
+            fprintf(stderr, "calibrate: target %.4f -> threshold %.9f, lazy ratio %.4f (%s)\n", target, thresholds[i],
+                    lazy_family_ratio(&sums[i], o->spec.modules), lazy_modules_name(o->spec.modules));
     }
     rc = 0;
 done:
@@ -259,32 +273,37 @@ int lazy_calibrate_run(const LazyCalibJob *j, LzError *err) {
     snprintf(stale_text, sizeof stale_text, "%d", j->staleness);
     PolicyArg extra = {"staleness", stale_text};
     int use_stale = j->staleness >= 0 && j->kind == GATES_LAZYDIT;
-    LazyCalibOptions o = {j->tol, j->rounds, {j->samples, j->seed, j->batch, 1.5f, !j->progress}, &extra, use_stale};
+    LazyCalibOptions o = {j->tol, j->rounds, {j->samples, j->seed, j->batch, 1.5f, !j->progress, j->modules}, &extra,
+                          use_stale};
     if (lazy_calibrate_thresholds(&m, sha, &d, j->kind, j->path, j->targets, j->ntargets, &o, thr, sums, err))
         goto done;
     if (use_stale) g.staleness = j->staleness;
     int missed = -1;
     for (int i = 0; i < j->ntargets; i++) {
-        if (fabs(sums[i].lazy_ratio - j->targets[i]) > 0.02) {
+        double ratio = lazy_family_ratio(&sums[i], j->modules);
+        if (fabs(ratio - j->targets[i]) > 0.02) {
             missed = i;
             continue;  // the others are still reported (nothing is published)
         }
         g.threshold = thr[i];
         snprintf(g.calibration, sizeof g.calibration, "%s", j->method ? j->method : "threshold");
         g.target_ratio = j->targets[i];
-        g.realised_ratio = sums[i].lazy_ratio;
+        g.realised_ratio = ratio;
+        g.modules = j->modules;
         g.calibration_samples = j->samples;
         g.calibration_seed = (long)j->seed;
         g.calibration_cfg = 1.5;
         if (gates_write(&g, dst[i], err)) goto done;
         if (j->progress)
-            fprintf(stderr, "%s: threshold %.9g, lazy ratio %.4f (attn %.4f, mlp %.4f; target %.4f) on %ld samples of "
-                    "seed %llu\n", dst[i], thr[i], sums[i].lazy_ratio, sums[i].lazy_ratio_attn, sums[i].lazy_ratio_mlp,
-                    j->targets[i], j->samples, (unsigned long long)j->seed);
+            fprintf(stderr, "%s: threshold %.9g, %s lazy ratio %.4f (both %.4f, attn %.4f, mlp %.4f; target %.4f) on %ld "
+                    "samples of seed %llu\n", dst[i], thr[i], lazy_modules_name(j->modules), ratio, sums[i].lazy_ratio,
+                    sums[i].lazy_ratio_attn, sums[i].lazy_ratio_mlp, j->targets[i], j->samples,
+                    (unsigned long long)j->seed);
     }
     if (missed >= 0) {
-        lz_fail(err, "%s: the closest threshold %.9g gives lazy ratio %.4f, more than 2 points from %.4f (train with "
-                "another rho; no file was written)", j->path, thr[missed], sums[missed].lazy_ratio, j->targets[missed]);
+        lz_fail(err, "%s: the closest threshold %.9g gives %s lazy ratio %.4f, more than 2 points from %.4f (train with "
+                "another rho; no file was written)", j->path, thr[missed], lazy_modules_name(j->modules),
+                lazy_family_ratio(&sums[missed], j->modules), j->targets[missed]);
         goto done;
     }
     if (run_files_publish(&files, err)) goto done;

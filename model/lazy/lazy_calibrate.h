@@ -4,7 +4,9 @@
 // The realised ratio is what model/lazy/lazy_account.h counts: reused slots
 // over all (model row, step, block, module) slots of a real sampling run (the
 // sampler with the policy in its lazy runtime), attention and MLP together,
-// CFG null rows included. A measurement samples N images with labels
+// CFG null rows included. Restricted to one module family (--modules attn or
+// mlp: the policy decides only those modules, the others always compute) the
+// ratio is that family's: reused attention slots / attention slots for attn. A measurement samples N images with labels
 // i % num_classes and per-sample seeds rng_sample_seed(seed, i).
 //
 // Seed rule. Calibration runs use run seed LAZY_CALIB_SEED (1) by default and
@@ -50,7 +52,13 @@ typedef struct {
     int batch;         // samples per chunk (model rows 2 x batch under CFG)
     float cfg_scale;   // 1.5 (LazyDiT's evaluation setting)
     int quiet;
+    LazyModules modules;  // the policy's --modules (LAZY_MOD_BOTH for the published method)
 } LazyMeasureSpec;
+
+// The realised ratio of a summary over the module family m (lazy_ratio for
+// both, lazy_ratio_attn or lazy_ratio_mlp), and that family's slot count.
+double lazy_family_ratio(const LazySummary *s, LazyModules m);
+long lazy_family_slots(const LazySummary *s, LazyModules m);
 
 // 1 if the per-sample noise seeds of samples [0, n_a) of run seed a and
 // [0, n_b) of run seed b are all different.
@@ -81,7 +89,7 @@ typedef struct {
 } LazyCalibOptions;
 
 // Calibrates the threshold of the gate (or router) file at `path` for model
-// m to each of the n targets. thresholds[i] and sums[i] hold the best round
+// m to each of the n targets, as ratios of the family o->spec.modules. thresholds[i] and sums[i] hold the best round
 // for target i (closest to it); the caller decides whether it is close enough.
 int lazy_calibrate_thresholds(DitModel *m, const uint8_t *sha, const Diffusion *d, GateKind kind, const char *path,
                               const double *targets, int n, const LazyCalibOptions *o, double *thresholds,
@@ -90,8 +98,9 @@ int lazy_calibrate_thresholds(DitModel *m, const uint8_t *sha, const Diffusion *
 // The calibration job behind `lazydit calibrate-gates` (and --target-ratio of
 // train-lazy/train-l2c): loads the DiT (with its diffusion schedule), reads
 // the file, calibrates its threshold to every target and writes one file per
-// target met, with threshold, calibration method, target, realised ratio and
-// how it was measured in the metadata. Returns -1 naming a target missed by
+// target met, with threshold, calibration method, target, realised ratio (of
+// the calibrated module family), the family and how it was measured in the
+// metadata. Returns -1 naming a target missed by
 // more than 2 points (the files of the others are written) or any other
 // error; a calibration seed whose samples would share noise with the first
 // LAZY_EVAL_MAX evaluation samples of seed 0 is an error before any work.
@@ -111,6 +120,7 @@ typedef struct {
     int staleness;            // gates: calibrate under and record this bound; -1 = the file's
     const char *method;       // recorded; NULL = "threshold"
     int progress;             // round lines on stderr
+    LazyModules modules;      // the family to make lazy and whose ratio to calibrate (recorded as `modules`)
 } LazyCalibJob;
 
 int lazy_calibrate_run(const LazyCalibJob *j, LzError *err);

@@ -220,7 +220,7 @@ int lazy_rho_search(double *rho, const LazyTrainJob *j, const LazyRhoSearch *s, 
     sj.iterations = s->iterations;
     sj.threshold = 0.5;
     LazyTrainRunOptions ro = {1, 0, 0};
-    LazyMeasureSpec spec = {s->samples, s->seed, s->batch, 1.5f, 1};
+    LazyMeasureSpec spec = {s->samples, s->seed, s->batch, 1.5f, 1, LAZY_MOD_BOTH};
     for (int k = 0; k < s->rounds; k++) {
         double x = 0.5 * (a + b), rr = pow(10, x);
         sj.hp.rho_attn = sj.hp.rho_mlp = rr;

@@ -36,9 +36,9 @@ const PolicyClass *policy_find(const char *name) {
     return NULL;
 }
 
-static const char *modules_name(LazyModules m) { return m == LAZY_MOD_ATTN ? "attn" : m == LAZY_MOD_MLP ? "mlp" : "both"; }
+const char *lazy_modules_name(LazyModules m) { return m == LAZY_MOD_ATTN ? "attn" : m == LAZY_MOD_MLP ? "mlp" : "both"; }
 
-static int parse_modules(const char *text, LazyModules *out) {
+int lazy_modules_parse(const char *text, LazyModules *out) {
     if (!text || !strcmp(text, "both")) *out = LAZY_MOD_BOTH;
     else if (!strcmp(text, "attn")) *out = LAZY_MOD_ATTN;
     else if (!strcmp(text, "mlp")) *out = LAZY_MOD_MLP;
@@ -68,7 +68,7 @@ static void option_owners(const char *name, char *out, size_t n) {
 static int check_modules(const Policy *p, LzError *err) {
     if (p->cls->stack_level && p->modules != LAZY_MOD_BOTH)
         return lz_fail(err, "policy %s: --modules %s: %s reuses the whole block stack, so only --modules both applies",
-                       p->cls->name, modules_name(p->modules), p->cls->name);
+                       p->cls->name, lazy_modules_name(p->modules), p->cls->name);
     return 0;
 }
 
@@ -111,7 +111,7 @@ static int set_option(Policy *p, const PolicyOption *o, const char *text, LzErro
 static void build_json(Policy *p) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "name", p->cls->name);
-    cJSON_AddStringToObject(j, "modules", modules_name(p->modules));
+    cJSON_AddStringToObject(j, "modules", lazy_modules_name(p->modules));
     for (int i = 0; i < p->cls->n_options; i++) {
         const PolicyOption *o = &p->cls->options[i];
         const char *slot = (const char *)p->config + o->offset;
@@ -165,7 +165,7 @@ static int finish(Policy *p, const unsigned char *seen, LzError *err) {
 
 int policy_create(Policy *p, const char *name, const char *modules, const PolicyArg *args, int nargs, LzError *err) {
     if (begin(p, name, err)) return -1;
-    if (parse_modules(modules, &p->modules))
+    if (lazy_modules_parse(modules, &p->modules))
         return policy_free(p), lz_fail(err, "policy %s: --modules '%s' (expected attn, mlp or both)", name, modules);
     if (check_modules(p, err)) return policy_free(p), -1;
     unsigned char seen[64] = {0};
@@ -200,7 +200,7 @@ int policy_create_json(Policy *p, const void *cjson_object, const char *where, L
     const cJSON *mods = cJSON_GetObjectItemCaseSensitive(obj, "modules");
     if (mods && !cJSON_IsString(mods))
         return policy_free(p), lz_fail(err, "%s.modules: must be a string (attn, mlp or both)", where);
-    if (parse_modules(mods ? mods->valuestring : NULL, &p->modules))
+    if (lazy_modules_parse(mods ? mods->valuestring : NULL, &p->modules))
         return policy_free(p), lz_fail(err, "%s.modules: '%s' (expected attn, mlp or both)", where, mods->valuestring);
     if (check_modules(p, &e2)) return policy_free(p), lz_fail(err, "%s.modules: %s", where, e2.msg);
     unsigned char seen[64] = {0};

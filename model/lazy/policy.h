@@ -34,6 +34,9 @@
 
 // Which modules a policy may make lazy (`--modules attn|mlp|both`).
 typedef enum { LAZY_MOD_ATTN = 1, LAZY_MOD_MLP = 2, LAZY_MOD_BOTH = 3 } LazyModules;
+// "attn", "mlp", "both" (NULL = both) -> *out; -1 for anything else.
+int lazy_modules_parse(const char *text, LazyModules *out);
+const char *lazy_modules_name(LazyModules m);
 
 typedef enum { POPT_DOUBLE, POPT_INT, POPT_STRING } PolicyOptType;
 

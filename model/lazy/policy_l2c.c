@@ -42,7 +42,10 @@ static int l2c_init(Policy *p, const PolicyEnv *env, LzError *err) {
         gates_free(&st->g);
         return -1;
     }
-    if (isnan(c->threshold)) c->threshold = st->g.threshold;
+    if (isnan(c->threshold)) {
+        c->threshold = st->g.threshold;
+        gates_note_modules(&st->g, c->router, p->modules, p->note, sizeof p->note);
+    }
     st->K = env->num_steps;
     p->decision_macs = 0;  // a static router costs nothing per row
     return 0;

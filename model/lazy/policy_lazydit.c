@@ -46,7 +46,10 @@ static int lazydit_init(Policy *p, const PolicyEnv *env, LzError *err) {
         gates_free(&st->g);
         return -1;
     }
-    if (isnan(c->threshold)) c->threshold = st->g.threshold;
+    if (isnan(c->threshold)) {
+        c->threshold = st->g.threshold;
+        gates_note_modules(&st->g, c->gates, p->modules, p->note, sizeof p->note);
+    }
     if (c->staleness < 0) c->staleness = st->g.staleness;
     st->L = env->cfg->depth;
     st->max_rows = env->max_rows;
