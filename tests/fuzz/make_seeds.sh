@@ -151,6 +151,16 @@ for rid, name, pol, pj, steps, status, ratio in runs:
     lines.append("INSERT INTO sample_metrics VALUES(%d,0,'psnr',30.5);" % rid)
 with open(f"{F}/result_db/seed-pair.sql", "w") as f:
     f.write("\n".join(lines) + "\n")
+# The same with stored sample features of runs 1 and 2 (8 samples, dimension 2) and their
+# reference fit, for the paired bootstrap.
+ref = "ab" * 32 + "_" + "cd" * 32
+feat = ["INSERT INTO feature_references VALUES('%s', 2, 100.0, X'%s', X'%s');" %
+        (ref, np.array([0.1, -0.2], "<f8").tobytes().hex(), np.array([[1.0, 0.2], [0.2, 0.5]], "<f8").tobytes().hex())]
+for rid in (1, 2):
+    x = rng.normal(size=(8, 2)).astype("<f4")
+    feat.append("INSERT INTO sample_features VALUES(%d, '%s', 8, 2, X'%s');" % (rid, ref, x.tobytes().hex()))
+with open(f"{F}/result_db/seed-features.sql", "w") as f:
+    f.write("\n".join(lines + feat) + "\n")
 with open(f"{F}/result_db/seed-empty.sql", "w") as f:
     f.write("INSERT INTO meta VALUES('experiment','e');\n")
 PY
