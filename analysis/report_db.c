@@ -423,8 +423,8 @@ int report_db_load_with(ReportData *out, const char *path, int paired_resamples,
         bad = read_metrics(&d, out, keys) || read_module_steps(&d, out, keys);
     }
     free(keys);
+    if (!bad) bad = report_paired_prepare(out, d.db, path, paired_resamples, err);
     sqlite3_close(d.db);
-    if (!bad) bad = report_paired_prepare(out, path, paired_resamples, err);
     if (bad) {
         report_db_free(out);
         return -1;

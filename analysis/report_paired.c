@@ -67,12 +67,13 @@ static int replicates(struct ReportFeatures *rf, const RunFeatures *f, int B, Lz
     return rc;
 }
 
-int report_paired_prepare(ReportData *d, const char *path, int resamples, LzError *err) {
+int report_paired_prepare(ReportData *d, sqlite3 *handle, const char *path, int resamples, LzError *err) {
     d->paired_resamples = resamples;
     if (resamples <= 0 || !d->n_runs) return 0;
     if (resamples < 2) return lz_fail(err, "report: %d paired bootstrap resamples, need 0 (off) or at least 2", resamples);
-    ResultDb db;
-    if (rdb_open_readonly(&db, path, err)) return -1;
+    ResultDb db;  // the report's read-only connection, borrowed
+    db.db = handle;
+    snprintf(db.path, sizeof db.path, "%s", path);
     bool tables = false;
     int rc = sample_features_tables(&db, &tables, err);
     // One BLAS thread per replicate (the thread pool runs the replicates in
@@ -108,7 +109,6 @@ int report_paired_prepare(ReportData *d, const char *path, int resamples, LzErro
         sample_features_free(&f);
     }
     openblas_set_num_threads(saved_threads);
-    rdb_close(&db);
     return rc ? -1 : 0;
 }
 

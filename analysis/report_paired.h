@@ -24,6 +24,7 @@
 // the reference prepared once (two D^3 products and one symmetric eigenvalue
 // problem), spread over the thread pool with one BLAS thread each.
 #pragma once
+#include <sqlite3.h>
 #include <stdint.h>
 
 #include "analysis/report_compare.h"
@@ -47,9 +48,11 @@ typedef struct {
 } ReportPaired;
 
 // Loads the stored features of every reported run (if the database has the
-// tables), checks them against the metrics fid, and computes B replicate
-// FIDs per run (B = 0: no paired intervals). Called by report_db_load_with.
-int report_paired_prepare(ReportData *d, const char *path, int resamples, LzError *err);
+// tables) through the report's open read-only connection `db` (of file
+// `path`, for messages), checks them against the metrics fid, and computes B
+// replicate FIDs per run (B = 0: no paired intervals). Called by
+// report_db_load_with.
+int report_paired_prepare(ReportData *d, sqlite3 *db, const char *path, int resamples, LzError *err);
 void report_paired_free(ReportData *d);
 
 // The paired interval of FID(run a) - FID(run b) (indices into d->runs).

@@ -79,6 +79,12 @@ static int find(const ReportData *d, const char *name) {
     return -1;
 }
 
+static double bias_of(const ReportData *d, int i) {
+    double mean = 0;
+    for (int k = 0; k < d->paired_resamples; k++) mean += d->runs[i].features->reps[k];
+    return mean / d->paired_resamples - d->runs[i].features->fid;
+}
+
 int main(int argc, char **argv) {
     if (argc == 1) return timing();
     if (argc != 4) {
@@ -105,12 +111,18 @@ int main(int argc, char **argv) {
            report_half_width(fa), fa->n);
     printf("%s: FID %.2f [%.2f, %.2f], half width %.2f (n = %ld)\n", argv[3], fb->value, fb->lo, fb->hi,
            report_half_width(fb), fb->n);
-    if (p.ok)
+    if (p.ok) {
+        // The bootstrap bias of the difference: mean replicate minus the point.
+        double mean = 0;
+        for (int k = 0; k < d.paired_resamples; k++) mean += d.runs[a].features->reps[k] - d.runs[b].features->reps[k];
+        mean /= d.paired_resamples;
+        printf("bootstrap bias of the difference %.3f (of each run: %.3f, %.3f)\n", mean - p.diff,
+               bias_of(&d, a), bias_of(&d, b));
         printf("paired FID(%s) - FID(%s) = %.3f, 95%% [%.3f, %.3f], half width %.3f (B = %d); independent half widths "
                "in quadrature %.2f\n",
                argv[2], argv[3], p.diff, p.lo, p.hi, 0.5 * (p.hi - p.lo), d.paired_resamples,
                hypot(report_half_width(fa), report_half_width(fb)));
-    else
+    } else
         printf("the runs are not paired (stored features: %s %s, %s %s)\n", argv[2], d.runs[a].features ? "yes" : "no",
                argv[3], d.runs[b].features ? "yes" : "no");
     printf("load with replicates: %.1f s for %d runs with features\n", t_load, d.n_features);
