@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "analysis/result_db.h"
+#include "model/io/file_rules.h"
 
 // Tables with rows per run; runs itself is copied first. An input made before
 // sample_features existed has no such table (its runs have no features).
@@ -140,9 +141,14 @@ static int merge_one(ResultDb *db, const char *in, char *const *sql, DbMergeStat
         const char *name = (const char *)sqlite3_column_text(list, 2);
         const char *status = (const char *)sqlite3_column_text(list, 3);
         const char *config = (const char *)sqlite3_column_text(list, 4);
-        if (strcmp(status, "done")) {
+        // A foreign database need not have the schema's NOT NULL constraints.
+        if (!status || strcmp(status, "done")) {
             stats->skipped++;
             continue;
+        }
+        if (!experiment || !name) {
+            lz_fail(err, "%s: run_id %lld is done but has no %s", in, (long long)src_id, experiment ? "name" : "experiment");
+            goto out;
         }
         rdb_bind_text(find, ":experiment", experiment);
         rdb_bind_text(find, ":name", name);
@@ -152,7 +158,8 @@ static int merge_one(ResultDb *db, const char *in, char *const *sql, DbMergeStat
         int replaced = 0;
         if (f == 1) {
             int64_t out_id = sqlite3_column_int64(find, 0);
-            int out_done = !strcmp((const char *)sqlite3_column_text(find, 1), "done");
+            const char *out_status = (const char *)sqlite3_column_text(find, 1);
+            int out_done = out_status && !strcmp(out_status, "done");
             int same_config = sqlite3_column_int(find, 2);
             sqlite3_reset(find);
             if (out_done) {
@@ -196,6 +203,19 @@ detach:;
 int db_merge(const char *out_path, const char *const *inputs, int n_inputs, DbMergeStats *stats, LzError *err) {
     memset(stats, 0, sizeof *stats);
     if (n_inputs < 1) return lz_fail(err, "merge: no input databases");
+    // The file rules (model/io/file_rules.h), before SQLite opens anything:
+    // inputs are regular files (a FIFO would block SQLite's open), OUT is not
+    // an input (by inode too: a hard link or another path to it), nor a
+    // device, FIFO, directory or symbolic link (SQLite would write through the
+    // link); its directory is created if missing. OUT is updated in place, in
+    // transactions, so it is not staged.
+    RunFiles rf;
+    run_files_init(&rf);
+    int bad = 0;
+    for (int i = 0; i < n_inputs && !bad; i++) bad = run_files_input(&rf, inputs[i], err);
+    if (!bad) bad = run_files_output(&rf, out_path, RF_MKDIR, err);
+    run_files_free(&rf);
+    if (bad) return -1;
     // Check everything before writing anything.
     Identity *ids = lz_calloc((size_t)n_inputs, sizeof(Identity), "merge inputs");
     char out_real[PATH_MAX] = "";

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "analysis/report_paired.h"
+#include "analysis/result_db.h"
 
 const ReportMetricInfo report_metric_info[RM_COUNT] = {
     [RM_FID] = {"fid", "FID-proxy", "FID", 0, "%.2f"},
@@ -109,9 +110,10 @@ static int parse_modules(Db *d, ReportRun *r) {
     const char *v = cJSON_IsString(m) ? m->valuestring : "both";
     int ok = !strcmp(v, "attn") || !strcmp(v, "mlp") || !strcmp(v, "both");
     if (ok) snprintf(r->modules, sizeof r->modules, "%s", v);
+    else  // formatted before the delete: v points into j
+        lz_fail(d->err, "%s: run '%s': policy_json modules '%.20s' is not attn, mlp or both", d->path, r->name, v);
     cJSON_Delete(j);
-    if (!ok) return lz_fail(d->err, "%s: run '%s': policy_json modules '%.20s' is not attn, mlp or both", d->path, r->name, v);
-    return 0;
+    return ok ? 0 : -1;
 }
 
 // The scoring choice the runner wrote into the run's config: a boolean
@@ -135,6 +137,30 @@ static int config_quantize(const char *config_json, char **labels) {
     }
     cJSON_Delete(j);
     return v;
+}
+
+// The numbers of a run the report computes with, in the ranges the writers
+// produce: a foreign database's REAL column may hold anything, and a value
+// like 1e300 or infinity reached integer conversions (rounded steps, ratio
+// columns, log-axis ticks) as undefined behaviour. NULL (NaN) stays allowed
+// where the schema allows it.
+static int check_run_numbers(Db *d, const ReportRun *r) {
+    const char *bad = NULL;
+    double v = 0;
+    if (r->n_samples < 1) bad = "n_samples", v = (double)r->n_samples;
+    else if (r->batch < 1) bad = "batch", v = (double)r->batch;
+    else if (!(isfinite(r->eta) && r->eta >= 0)) bad = "eta", v = r->eta;
+    else if (!(isfinite(r->cfg_scale) && r->cfg_scale >= 0)) bad = "cfg_scale", v = r->cfg_scale;
+    else if (!isnan(r->wall_s) && !(isfinite(r->wall_s) && r->wall_s >= 0)) bad = "wall_s", v = r->wall_s;
+    else if (!isnan(r->macs_all) && !(isfinite(r->macs_all) && r->macs_all > 0)) bad = "macs_all", v = r->macs_all;
+    else if (!isnan(r->macs_linear) && !(isfinite(r->macs_linear) && r->macs_linear > 0))
+        bad = "macs_linear", v = r->macs_linear;
+    const double ratios[3] = {r->lazy_ratio, r->lazy_ratio_attn, r->lazy_ratio_mlp};
+    static const char *const ratio_names[3] = {"lazy_ratio", "lazy_ratio_attn", "lazy_ratio_mlp"};
+    for (int k = 0; k < 3 && !bad; k++)
+        if (!isnan(ratios[k]) && !(ratios[k] >= 0 && ratios[k] <= 1)) bad = ratio_names[k], v = ratios[k];
+    if (bad) return lz_fail(d->err, "%s: run '%s': %s = %g is outside what a run records", d->path, r->name, bad, v);
+    return 0;
 }
 
 static int read_runs(Db *d, ReportData *out) {
@@ -162,7 +188,8 @@ static int read_runs(Db *d, ReportData *out) {
         r->model_sha256 = col_strdup(st, 3);
         r->policy = col_strdup(st, 4);
         r->policy_json = col_strdup(st, 5);
-        r->steps = sqlite3_column_int(st, 6);
+        sqlite3_int64 steps = sqlite3_column_int64(st, 6);  // sqlite3_column_int would keep the low 32 bits
+        r->steps = steps < 1 || steps > 1000000 ? 0 : (int)steps;
         r->respacing = col_strdup(st, 7);
         r->sampler = col_strdup(st, 8);
         r->eta = col_num(st, 9);
@@ -178,13 +205,18 @@ static int read_runs(Db *d, ReportData *out) {
         r->lazy_ratio_attn = col_num(st, 19);
         r->lazy_ratio_mlp = col_num(st, 20);
         r->quantize = config_quantize((const char *)sqlite3_column_text(st, 21), &r->labels);
-        if (!r->name || !r->policy || !r->policy_json || !r->model_sha256 || !r->sampler || !r->respacing) {
+        if (!r->experiment || !r->name || !r->policy || !r->policy_json || !r->model_sha256 || !r->sampler ||
+            !r->respacing) {
             sqlite3_finalize(st);
             return lz_fail(d->err, "%s: run_id %ld has a NULL in a NOT NULL text column", d->path, r->run_id);
         }
-        if (r->steps < 1) {
+        if (!r->steps) {
             sqlite3_finalize(st);
-            return lz_fail(d->err, "%s: run '%s' has %d steps", d->path, r->name, r->steps);
+            return lz_fail(d->err, "%s: run '%s' has %lld steps (1 .. 10^6)", d->path, r->name, (long long)steps);
+        }
+        if (check_run_numbers(d, r)) {
+            sqlite3_finalize(st);
+            return -1;
         }
         for (int m = 0; m < RM_COUNT; m++) r->m[m].value = r->m[m].lo = r->m[m].hi = NAN;
         if (parse_modules(d, r)) {
@@ -219,6 +251,12 @@ static int read_metrics(Db *d, ReportData *out, const RunKey *keys) {
             x->lo = col_num(st, 3);
             x->hi = col_num(st, 4);
             x->n = (long)sqlite3_column_int64(st, 5);
+            // Infinity is a REAL SQLite stores; no metric or interval end is one.
+            if (isinf(x->value) || isinf(x->lo) || isinf(x->hi)) {
+                lz_fail(d->err, "%s: run '%s': metric %s is not finite", d->path, out->runs[i].name, name);
+                sqlite3_finalize(st);  // after the message: name belongs to the statement
+                return -1;
+            }
         }
     }
     sqlite3_finalize(st);
@@ -307,9 +345,13 @@ static int read_module_steps(Db *d, ReportData *out, const RunKey *keys) {
         }
         if (cur_index < 0) continue;
         ReportSlot *s = &out->slots[out->n_slots++];
-        s->step = sqlite3_column_int(st, 1);
-        s->timestep = sqlite3_column_int(st, 2);
-        s->layer = sqlite3_column_int(st, 3);
+        // As 64-bit integers: sqlite3_column_int keeps the low 32 bits, so
+        // step 2^32 would read as step 0. Out of range is refused below.
+        sqlite3_int64 step = sqlite3_column_int64(st, 1), layer = sqlite3_column_int64(st, 3),
+                      timestep = sqlite3_column_int64(st, 2);
+        s->step = step < 0 || step > 1000000 ? -1 : (int)step;
+        s->layer = layer < 0 || layer > 4096 ? -1 : (int)layer;
+        s->timestep = timestep < 0 || timestep > 1000000 ? -1 : (int)timestep;
         const char *mod = (const char *)sqlite3_column_text(st, 4);
         s->module = mod && !strcmp(mod, "mlp") ? RMOD_MLP : RMOD_ATTN;
         s->skip_rate = col_num(st, 5);
@@ -326,10 +368,19 @@ static int read_module_steps(Db *d, ReportData *out, const RunKey *keys) {
         s->bound_r = col_num(st, 16);
         s->bound_c = col_num(st, 17);
         s->bound_r2 = col_num(st, 18);
-        if (s->layer < 0 || s->layer > 4096 || s->step < 0 || s->step >= out->runs[cur_index].steps) {
+        int inf = 0;
+        for (int k = 5; k <= 18; k++) inf |= isinf(col_num(st, k));
+        if (inf) {
             sqlite3_finalize(st);
-            return lz_fail(d->err, "%s: run '%s': module_steps row with step %d, layer %d is outside the run's %d steps",
-                           d->path, out->runs[cur_index].name, s->step, s->layer, out->runs[cur_index].steps);
+            return lz_fail(d->err, "%s: run '%s': a module_steps value at step %d, layer %d is infinite", d->path,
+                           out->runs[cur_index].name, s->step, s->layer);
+        }
+        if (s->layer < 0 || s->step < 0 || s->step >= out->runs[cur_index].steps || s->timestep < 0) {
+            sqlite3_finalize(st);
+            return lz_fail(d->err, "%s: run '%s': module_steps row with step %lld, layer %lld, timestep %lld is outside "
+                           "the run's %d steps, 4097 layers or 10^6 timesteps",
+                           d->path, out->runs[cur_index].name, (long long)step, (long long)layer, (long long)timestep,
+                           out->runs[cur_index].steps);
         }
     }
     sqlite3_finalize(st);
@@ -347,8 +398,12 @@ int report_db_load_with(ReportData *out, const char *path, int paired_resamples,
     struct stat sb;
     if (stat(path, &sb) != 0) return lz_fail(err, "%s: no such database file", path);
     if (!S_ISREG(sb.st_mode)) return lz_fail(err, "%s: not a regular file", path);
+    // In a directory that cannot be written, a WAL database opens only as
+    // immutable (no -shm file can be made there): the name merge uses too.
+    char uri[2200];
+    if (rdb_read_uri(path, uri, sizeof uri, err)) return -1;
     Db d = {NULL, path, err};
-    int rc = sqlite3_open_v2(path, &d.db, SQLITE_OPEN_READONLY, NULL);
+    int rc = sqlite3_open_v2(uri, &d.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
     if (rc != SQLITE_OK) {
         lz_fail(err, "%s: cannot open as SQLite database: %s", path, d.db ? sqlite3_errmsg(d.db) : sqlite3_errstr(rc));
         sqlite3_close(d.db);

@@ -153,13 +153,20 @@ int cmd_sample(int argc, char **argv) {
     cli_input(&rf, "sample", weights);
     if (labels_in) cli_input(&rf, "sample", labels_in);
     if (noise_in) cli_input(&rf, "sample", noise_in);
-    for (int i = 0; i < po.n; i++)  // a calibration file is an input too
-        if (po.specs[po.nbase + i].seen && !strcmp(po.specs[po.nbase + i].name, "--calibration"))
+    for (int i = 0; i < po.n; i++) {  // the files a policy reads are inputs too
+        const char *name = po.specs[po.nbase + i].name;
+        if (po.specs[po.nbase + i].seen &&
+            (!strcmp(name, "--calibration") || !strcmp(name, "--gates") || !strcmp(name, "--router")))
             cli_input(&rf, "sample", po.values[i]);
+    }
     cli_output(&rf, "sample", out, RF_STAGED);
     cli_output(&rf, "sample", labels_out, RF_STAGED);
     if (png) cli_output(&rf, "sample", png, RF_STAGED);
     if (summary_out) cli_output(&rf, "sample", summary_out, RF_STAGED);
+    // The result database is updated in place (in transactions), so it is not
+    // staged, but it is checked like every output: not an input or another
+    // output, not a device, FIFO or symbolic link; its directory is made.
+    if (record) cli_output(&rf, "sample", record, RF_MKDIR);
 
     // --- inputs (exit 1 on unreadable files)
     NpyArray z = {0}, yin = {0};

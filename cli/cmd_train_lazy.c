@@ -3,6 +3,7 @@
 // (model/lazy/lazy_train_job.h) and their thresholds calibrated to requested
 // lazy ratios (model/lazy/lazy_calibrate.h). The commands parse and check
 // their options; the library does the work.
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "cli/commands.h"
 #include "model/lazy/lazy_calibrate.h"
 #include "model/lazy/lazy_train_job.h"
+#include "model/io/file_rules.h"
 
 #define MAX_TARGETS 16
 
@@ -141,7 +143,8 @@ static int run_command(LazyTrainKind kind, int argc, char **argv) {
     if (steps < 2 || steps > 1000) cli_usage(cmd, "--steps %d: training needs 2..1000 sampling steps", steps);
     if (batch < 1 || batch > 4096) cli_usage(cmd, "--batch %d outside 1..4096", batch);
     if (!args_seen(&p, "--iterations")) iterations = 30L * (router ? steps / 2 : steps - 1);
-    if (iterations < 1) cli_usage(cmd, "--iterations %ld must be >= 1", iterations);
+    if (iterations < 1 || iterations > LAZY_TRAIN_MAX_ITER)
+        cli_usage(cmd, "--iterations %ld outside 1..%ld", iterations, LAZY_TRAIN_MAX_ITER);
     if (!(lr > 0 && lr <= 10)) cli_usage(cmd, "--lr %g outside (0, 10]", lr);
     if (!(wd >= 0 && wd <= 1)) cli_usage(cmd, "--weight-decay %g outside [0, 1]", wd);
     if (isnan(rho_attn)) rho_attn = rho;
@@ -208,15 +211,23 @@ static int run_command(LazyTrainKind kind, int argc, char **argv) {
     LazyTrainRunResult r;
     if (lazy_train_run(&r, &j, &o, &err)) cli_fail_in(cmd, "%s", err.msg);
     if (r.finished && target_text) {
-        // Calibrated in place: the trained file becomes the calibrated one.
-        char tmp[1100];
-        snprintf(tmp, sizeof tmp, "%s.uncalibrated", r.out);
-        if (rename(r.out, tmp)) cli_fail_in(cmd, "cannot rename %s to %s", r.out, tmp);
+        // Calibrated in place: the trained file becomes the calibrated one. It
+        // is moved aside under a temporary name of the output (so a killed run's
+        // copy is removed by the next write of that name, model/io/file_rules.h)
+        // and moved back if the calibration fails: the trained file is kept.
+        char *tmp = lz_temp_name(r.out, 999999);
+        if (rename(r.out, tmp)) cli_fail_in(cmd, "cannot rename %s to %s: %s", r.out, tmp, strerror(errno));
         LazyCalibJob cj = calib_job(&c, j.weights, j.heads, router ? GATES_L2C : GATES_LAZYDIT, tmp, r.out, -1, method,
-                                   LAZY_MOD_BOTH);
+                                    LAZY_MOD_BOTH);
         int rc = lazy_calibrate_run(&cj, &err);
+        if (rc) {
+            int back = rename(tmp, r.out);
+            free(tmp);
+            cli_fail_in(cmd, "%s%s%s", err.msg, back ? "" : "; the trained, uncalibrated file is kept as ",
+                        back ? "" : r.out);
+        }
         remove(tmp);
-        if (rc) cli_fail_in(cmd, "%s", err.msg);
+        free(tmp);
     }
     return 0;
 }

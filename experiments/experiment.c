@@ -12,6 +12,7 @@
 #include "analysis/eval_job.h"
 #include "model/base/sha256.h"
 #include "model/diffusion.h"
+#include "model/io/file_rules.h"
 #include "model/io/json_config.h"
 #include "model/lazy/policy.h"
 
@@ -561,14 +562,16 @@ void experiment_free(Experiment *e) {
 }
 
 int experiment_parse_shard(const char *text, int *index, int *count, LzError *err) {
-    char *end = NULL;
-    long i = strtol(text, &end, 10);
-    if (end == text || *end != '/') goto bad;
-    const char *q = end + 1;
-    long n = strtol(q, &end, 10);
-    if (end == q || *end || n < 1 || n > 100000 || i < 0 || i >= n) goto bad;
-    *index = (int)i;
-    *count = (int)n;
+    // Both numbers whole (model/io/file_rules.h): " 1/4", "+1/4", "1/4x" are errors.
+    const char *slash = strchr(text, '/');
+    char head[32];
+    int i, n;
+    if (!slash || (size_t)(slash - text) >= sizeof head) goto bad;
+    memcpy(head, text, (size_t)(slash - text));
+    head[slash - text] = 0;
+    if (lz_parse_int(slash + 1, 1, 100000, &n) || lz_parse_int(head, 0, n - 1, &i)) goto bad;
+    *index = i;
+    *count = n;
     return 0;
 bad:
     return lz_fail(err, "--shard '%s': expected i/N with 0 <= i < N (e.g. 0/4 .. 3/4)", text);

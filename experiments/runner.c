@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "analysis/result_db.h"
 #include "analysis/run_record.h"
@@ -16,6 +17,7 @@
 #include "model/base/clock.h"
 #include "model/base/sha256.h"
 #include "model/dit_params.h"
+#include "model/io/file_rules.h"
 #include "model/lazy/policy.h"
 
 // A full-compute reference sample set kept for psnr/ssim (a sweep over
@@ -262,6 +264,32 @@ static void hms(char *buf, size_t len, double s) {
     snprintf(buf, len, "%02ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
 }
 
+// The file rules (model/io/file_rules.h) before anything is opened: the
+// config, the model, the classifier and every file a policy names are
+// inputs; the database is an output (updated in place, in transactions, so
+// not staged) that may not be one of them, nor a device, FIFO, directory or
+// symbolic link (SQLite would write through the link). Its directory is made.
+static int check_files(const Experiment *e, const RunnerOptions *o, LzError *err) {
+    RunFiles rf;
+    run_files_init(&rf);
+    int bad = run_files_input(&rf, o->config_path, err) || run_files_input(&rf, e->model, err) ||
+              (e->metrics.any && e->metrics.classifier && run_files_input(&rf, e->metrics.classifier, err));
+    // A policy file that does not exist fails its own run (recorded as
+    // failed) as before; one that exists must not be the database.
+    struct stat gst;
+    if (!bad && e->gates && stat(e->gates, &gst) == 0) bad = run_files_input(&rf, e->gates, err);
+    static const char *const file_options[] = {"gates", "router", "calibration"};
+    for (int i = 0; i < e->n_runs && !bad; i++)
+        for (int k = 0; k < 3 && !bad; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(e->runs[i].policy, file_options[k]);
+            struct stat st;
+            if (cJSON_IsString(v) && stat(v->valuestring, &st) == 0) bad = run_files_input(&rf, v->valuestring, err);
+        }
+    if (!bad) bad = run_files_output(&rf, o->db_path, RF_MKDIR, err);
+    run_files_free(&rf);
+    return bad ? -1 : 0;
+}
+
 int runner_run(const RunnerOptions *o, RunnerSummary *sum, LzError *err) {
     memset(sum, 0, sizeof *sum);
     Runner r;
@@ -270,6 +298,7 @@ int runner_run(const RunnerOptions *o, RunnerSummary *sum, LzError *err) {
     int rc = -1;
     unsigned char *state = NULL;
     if (experiment_load(&r.e, o->config_path, err)) return -1;
+    if (check_files(&r.e, o, err)) goto out;
     if (rdb_open(&r.db, o->db_path, err)) goto out;
     if (check_meta(&r, err)) goto out;
     // Status of every run of the shard, so the ETA counts only what is left.

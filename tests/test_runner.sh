@@ -223,14 +223,14 @@ RO_OUT=$(mktemp -d /tmp/lazydit_out.XXXXXX)
 chmod 777 "$RO_OUT"
 if [ "$ro_ready" = 1 ]; then
     sum=$(sha256sum <"$RO/a.db")
-    expect_fail "readonly_dir_new_database" "ro[^ ]*/new.db: .*(read-only|readonly|unable to open)" \
+    expect_fail "readonly_dir_new_database" "ro[^ ]*/new.db: .*([Rr]ead-only|readonly|unable to open)" \
         "${AS[@]}" "$LAZYDIT" run "$RO/x.json" --db "$RO/new.db"
-    expect_fail "readonly_dir_existing_database" "ro[^ ]*/a.db: .*(read-only|readonly|unable to open)" \
+    expect_fail "readonly_dir_existing_database" "ro[^ ]*/a.db: .*([Rr]ead-only|readonly|unable to open)" \
         "${AS[@]}" "$LAZYDIT" run "$RO/x.json" --db "$RO/a.db"
-    expect_fail "readonly_dir_sample_record" "ro[^ ]*/s.db: .*(read-only|readonly|unable to open)" \
+    expect_fail "readonly_dir_sample_record" "ro[^ ]*/s.db: .*([Rr]ead-only|readonly|unable to open)" \
         "${AS[@]}" "$LAZYDIT" sample --weights "$PWD/models/fmnist_dit.safetensors" --n 1 --steps 2 --out "$RO_OUT/o3.npy" \
         --quiet --record "$RO/s.db"
-    expect_fail "readonly_dir_merge_output" "ro[^ ]*/m.db: .*(read-only|readonly|unable to open)" \
+    expect_fail "readonly_dir_merge_output" "ro[^ ]*/m.db: .*([Rr]ead-only|readonly|unable to open)" \
         "${AS[@]}" "$LAZYDIT" merge "$RO/m.db" "$RO/s0.db"
     # Inputs in a read-only directory merge fine (opened immutable).
     if "${AS[@]}" "$LAZYDIT" merge "$RO_OUT/m.db" "$RO/s0.db" >/dev/null 2>&1 &&

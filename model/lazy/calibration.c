@@ -157,6 +157,11 @@ static int read_teacache(const cJSON *obj, const char *path, LazyCalibration *c,
     if (jc_read_object(obj, where, f, 6, err)) return -1;
     if (strcmp(target, "stack_residual"))
         return lz_fail(err, "%s.target: '%s' (this version fits the stack residual: stack_residual)", where, target);
+    // The policy clamps x into [x_min, x_max] before the polynomial: a
+    // reversed range would pin every x to x_max.
+    if (c->x_min > c->x_max)
+        return lz_fail(err, "%s: x_min %g is above x_max %g", where, c->x_min, c->x_max);
+    if (c->r2 > 1) return lz_fail(err, "%s.r2: %g is above 1 (r2 = 1 - SS_res / SS_tot)", where, c->r2);
     snprintf(where, sizeof where, "%s: teacache.coefficients", path);
     return read_numbers(coef, 5, -INFINITY, c->coef, where, err);
 }
@@ -260,15 +265,19 @@ int lazy_calibration_load(const char *path, const char *policy, const PolicyEnv 
         lz_fail(err, "%s: model_sha256 must be 64 lower-case hex digits", path);
         goto done;
     }
-    c->timesteps = lz_calloc((size_t)c->steps, sizeof(long), "calibration timesteps");
+    // The array's size (bounded by the file's) is checked before the
+    // allocation, so "steps" alone cannot size one.
     if (cJSON_GetArraySize(ts) != c->steps) {
         lz_fail(err, "%s: timesteps has %d entries for %d steps", path, cJSON_GetArraySize(ts), c->steps);
         goto done;
     }
+    c->timesteps = lz_calloc((size_t)c->steps, sizeof(long), "calibration timesteps");
     int s = 0;
     for (const cJSON *it = ts->child; it; it = it->next, s++) {
-        if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) || it->valuedouble < 0) {
-            lz_fail(err, "%s: timesteps[%d] must be a non-negative integer", path, s);
+        // Checked before the conversion to long (1e300 does not fit one).
+        if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0 && it->valuedouble <= LAZY_CALIB_MAX_TIMESTEP) ||
+            it->valuedouble != floor(it->valuedouble)) {
+            lz_fail(err, "%s: timesteps[%d] must be an integer in [0, %d]", path, s, LAZY_CALIB_MAX_TIMESTEP);
             goto done;
         }
         c->timesteps[s] = (long)it->valuedouble;

@@ -28,6 +28,8 @@
 #include "model/lazy/policy.h"
 
 #define LAZY_CALIB_MAX_LOOKAHEAD 16
+// Largest original timestep a calibration file may name (diffusion schedules have at most 10^6 steps).
+#define LAZY_CALIB_MAX_TIMESTEP 1000000
 
 typedef struct {
     char policy[16];        // "teacache" or "smoothcache"

@@ -4,11 +4,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/io/file_rules.h"
 #include "model/io/safetensors.h"
 
 static const char *format_name(GateKind k) { return k == GATES_L2C ? "l2c-router" : "lazydit-gates"; }
@@ -51,7 +53,8 @@ static int meta_double(const StFile *f, const char *path, const char *key, int r
     char *end = NULL;
     errno = 0;
     double x = strtod(v, &end);
-    if (end == v || *end || errno == ERANGE || (isnan(x) && !allow_nan) || isinf(x))
+    // The whole text, without the leading spaces strtod would skip.
+    if (end == v || *end || isspace((unsigned char)*v) || errno == ERANGE || (isnan(x) && !allow_nan) || isinf(x))
         return lz_fail(err, "%s: metadata '%s' = '%s' is not a %snumber", path, key, v, allow_nan ? "" : "finite ");
     *out = x;
     return 0;
@@ -64,11 +67,10 @@ static int meta_long(const StFile *f, const char *path, const char *key, int req
         *out = 0;
         return 0;
     }
-    char *end = NULL;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno == ERANGE) return lz_fail(err, "%s: metadata '%s' = '%s' is not an integer", path, key, v);
-    *out = x;
+    // Whole decimal integers only (model/io/file_rules.h): " 20", "+20" and
+    // "20x" are errors, as everywhere else integers are read.
+    if (lz_parse_long(v, LONG_MIN, LONG_MAX, out))
+        return lz_fail(err, "%s: metadata '%s' = '%s' is not an integer", path, key, v);
     return 0;
 }
 
@@ -181,6 +183,10 @@ int gates_read(GateFile *g, const char *path, GateKind kind, LzError *err) {
         meta_long(&f, path, "calibration_seed", 0, &g->calibration_seed, err) ||
         meta_double(&f, path, "calibration_cfg", 0, 1, NAN, &g->calibration_cfg, err))
         goto fail;
+    if (g->calibration_samples < 0 || g->calibration_seed < 0) {
+        lz_fail(err, "%s: metadata calibration_samples and calibration_seed must be >= 0", path);
+        goto fail;
+    }
     const char *mods = st_meta(&f, "modules");
     if (mods && lazy_modules_parse(mods, &g->modules)) {
         lz_fail(err, "%s: metadata modules '%s' is not attn, mlp or both", path, mods);

@@ -230,17 +230,22 @@ int lazy_calibrate_run(const LazyCalibJob *j, LzError *err) {
                        "of seed 0", (unsigned long long)j->seed, j->samples, LAZY_EVAL_MAX);
     // Every file first (model/io/file_rules.h): the weights and the file are
     // inputs, the calibrated files outputs (none may be an input: --out may
-    // not overwrite the file being calibrated while it is read).
+    // not overwrite the file being calibrated while it is read). The outputs
+    // are staged: they appear together, and only if every target was reached.
     RunFiles files;
     run_files_init(&files);
     int bad = run_files_input(&files, j->weights, err) || run_files_input(&files, j->path, err);
     char (*dst)[1200] = lz_malloc(sizeof *dst * (size_t)j->ntargets, "output paths");
     for (int i = 0; i < j->ntargets && !bad; i++) {
         lazy_calib_out_path(dst[i], sizeof dst[i], j->out, j->targets[i]);
-        bad = run_files_output(&files, dst[i], 0, err);
+        bad = run_files_output(&files, dst[i], RF_STAGED, err);
     }
-    run_files_free(&files);
-    if (bad) return free(dst), -1;
+    if (bad) {
+        run_files_free(&files);
+        free(dst);
+        return -1;
+    }
+    run_files_begin(&files);
 
     int rc = -1, have_model = 0, have_gates = 0;
     Diffusion d = {0};
@@ -278,7 +283,7 @@ int lazy_calibrate_run(const LazyCalibJob *j, LzError *err) {
         double ratio = lazy_family_ratio(&sums[i], j->modules);
         if (fabs(ratio - j->targets[i]) > 0.02) {
             missed = i;
-            continue;  // the other targets are still written
+            continue;  // the others are still reported (nothing is published)
         }
         g.threshold = thr[i];
         snprintf(g.calibration, sizeof g.calibration, "%s", j->method ? j->method : "threshold");
@@ -297,12 +302,14 @@ int lazy_calibrate_run(const LazyCalibJob *j, LzError *err) {
     }
     if (missed >= 0) {
         lz_fail(err, "%s: the closest threshold %.9g gives %s lazy ratio %.4f, more than 2 points from %.4f (train with "
-                "another rho)", j->path, thr[missed], lazy_modules_name(j->modules),
+                "another rho; no file was written)", j->path, thr[missed], lazy_modules_name(j->modules),
                 lazy_family_ratio(&sums[missed], j->modules), j->targets[missed]);
         goto done;
     }
+    if (run_files_publish(&files, err)) goto done;
     rc = 0;
 done:
+    run_files_free(&files);  // aborts (removes the staged files) unless published
     diffusion_free(&d);
     if (have_gates) gates_free(&g);
     if (have_model) dit_free(&m);

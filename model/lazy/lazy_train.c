@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "model/base/prng.h"
+#include "model/io/file_rules.h"
 #include "model/io/safetensors.h"
 #include "model/optim.h"
 
@@ -320,24 +321,64 @@ int lazy_trainer_load(LazyTrainer *tr, const char *path, const char *options_jso
                 path, diff);
         goto done;
     }
+    // Everything is validated before anything is restored (a negative
+    // iteration indexed the epoch permutation out of bounds): exactly the four
+    // tensors with their shapes, finite values, non-negative second moments,
+    // whole AdamW counts that add up to the iteration (each iteration updates
+    // one sampling step's weights).
+    long it;
+    if (lz_parse_long(iter, 0, LAZY_TRAIN_MAX_ITER, &it)) {
+        lz_fail(err, "%s: checkpoint iteration \"%.40s\" is not an integer in [0, %ld]", path, iter,
+                (long)LAZY_TRAIN_MAX_ITER);
+        goto done;
+    }
     long W = 2L * tr->K * tr->L * tr->G;
+    const long shape[4] = {2, tr->K, tr->L, tr->G};
     const char *names[3] = {"w", "adam_m", "adam_v"};
     float *dst[3] = {tr->gates.w, tr->adam_m, tr->adam_v};
+    const StTensor *src[3];
     for (int i = 0; i < 3; i++) {
-        const StTensor *t = st_find(&f, names[i]);
-        if (!t || t->count != W) {
+        const StTensor *t = src[i] = st_find(&f, names[i]);
+        int ok = t && t->ndim == 4;
+        for (int k = 0; ok && k < 4; k++) ok = t->shape[k] == shape[k];
+        if (!ok) {
             lz_fail(err, "%s: tensor %s missing or not (2, %d, %d, %d)", path, names[i], tr->K, tr->L, tr->G);
             goto done;
         }
+        if (lz_check_finite(path, names[i], t->data, W, err)) goto done;
     }
+    for (long k = 0; k < W; k++)
+        if (src[2]->data[k] < 0) {
+            lz_fail(err, "%s: adam_v element %ld is negative (%g): second moments are squares", path, k,
+                    (double)src[2]->data[k]);
+            goto done;
+        }
     const StTensor *tt = st_find(&f, "adam_t");
-    if (!tt || tt->count != tr->K) {
+    if (!tt || tt->ndim != 1 || tt->count != tr->K) {
         lz_fail(err, "%s: tensor adam_t missing or not (%d,)", path, tr->K);
         goto done;
     }
-    for (int i = 0; i < 3; i++) memcpy(dst[i], st_find(&f, names[i])->data, sizeof(float) * W);
+    if (f.ntensors != 4) {
+        lz_fail(err, "%s: %d tensors, a train-lazy/train-l2c checkpoint holds w, adam_m, adam_v and adam_t", path,
+                f.ntensors);
+        goto done;
+    }
+    long total = 0;
+    for (int i = 0; i < tr->K; i++) {
+        float c = tt->data[i];
+        if (!(c >= 0 && c <= (float)LAZY_TRAIN_MAX_ITER) || c != floorf(c)) {
+            lz_fail(err, "%s: adam_t[%d] = %g is not a whole step count", path, i, (double)c);
+            goto done;
+        }
+        total += (long)c;
+    }
+    if (total != it) {
+        lz_fail(err, "%s: the AdamW step counts add up to %ld but the checkpoint is at iteration %ld", path, total, it);
+        goto done;
+    }
+    for (int i = 0; i < 3; i++) memcpy(dst[i], src[i]->data, sizeof(float) * W);
     for (int i = 0; i < tr->K; i++) tr->adam_t[i] = (long)tt->data[i];
-    tr->iter = strtol(iter, NULL, 10);
+    tr->iter = it;
     rc = 0;
 done:
     st_free(&f);

@@ -116,4 +116,10 @@ void lazy_trainer_step(LazyTrainer *tr, const Dataset *ds);
 // (K) and metadata (iteration, the options JSON). Loading requires the same
 // options JSON (it names the first key that differs).
 int lazy_trainer_save(const LazyTrainer *tr, const char *path, const char *options_json, LzError *err);
+// The checkpoint is validated whole before anything is restored: the
+// iteration an integer in [0, LAZY_TRAIN_MAX_ITER], the tensors' shapes,
+// finite values, adam_v >= 0, whole AdamW counts adding up to the iteration.
 int lazy_trainer_load(LazyTrainer *tr, const char *path, const char *options_json, LzError *err);
+// Most iterations a run may have: the AdamW counts are stored as float32,
+// exact below 2^24.
+#define LAZY_TRAIN_MAX_ITER 16777216L

@@ -121,6 +121,11 @@ int lazy_train_run(LazyTrainRunResult *r, const LazyTrainJob *j, const LazyTrain
     opts = lazy_train_options_json(j, hex);
     if (!o->fresh && access(ckpt, F_OK) == 0) {
         if (lazy_trainer_load(&tr, ckpt, opts, err)) goto done;
+        if (tr.iter > j->iterations) {
+            lz_fail(err, "%s: the checkpoint is at iteration %ld, beyond the %ld requested (use --fresh or more "
+                    "--iterations)", ckpt, tr.iter, j->iterations);
+            goto done;
+        }
         r->resumed_from = tr.iter;
     }
     if (train_log_open(&log, csv, "iteration,step,loss,mse,lazy_attn,lazy_mlp,soft_ratio,hard_ratio,samples_per_s,elapsed_s",

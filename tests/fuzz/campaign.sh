@@ -3,6 +3,7 @@
 # named) for RUNS executions at low priority, starting from its committed
 # corpus; the working corpus, crash artifacts and logs go to results/fuzz/.
 #   RUNS=1000000 bash tests/fuzz/campaign.sh [target...]
+# MAX_TIME=S also stops each target after S seconds (for the slow ones).
 # Resumable: a rerun continues from results/fuzz/<target>/corpus. Summarise with
 #   bash tests/fuzz/summary.sh
 set -u
@@ -18,7 +19,7 @@ for t in "${targets[@]}"; do
     echo "$(date -Is) $t: $RUNS runs" >>"$OUT/campaign.log"
     # The scratch file each input is written to lives in memory (/dev/shm): 3x faster than a disk.
     TMPDIR=${FUZZ_TMPDIR:-/dev/shm} nice -n 15 build-fuzz/fuzz/fuzz_"$t" "$OUT/$t/corpus" "tests/fuzz/$t" \
-        -runs="$RUNS" -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 \
+        -runs="$RUNS" ${MAX_TIME:+-max_total_time=$MAX_TIME} -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 \
         -artifact_prefix="$OUT/$t/artifacts/" >"$OUT/$t.log" 2>&1
     rc=$?
     echo "$(date -Is) $t: exit $rc" >>"$OUT/campaign.log"

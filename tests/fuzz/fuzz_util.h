@@ -16,7 +16,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char fuzz_path_[256];
-static void fuzz_cleanup_(void) { unlink(fuzz_path_); }
+static char fuzz_out_[280];
+static void fuzz_cleanup_(void) {
+    unlink(fuzz_path_);
+    if (fuzz_out_[0]) unlink(fuzz_out_);
+}
 
 // Writes data to this process's scratch file and returns its path.
 static inline const char *fuzz_file(const uint8_t *data, size_t size) {
@@ -39,6 +43,16 @@ static inline const char *fuzz_file(const uint8_t *data, size_t size) {
         abort();
     }
     return path;
+}
+
+// A second scratch path (beside the input's, not created) for targets that
+// write what they loaded and read it back; removed at exit.
+static inline const char *fuzz_out_path(void) {
+    if (!fuzz_out_[0]) {
+        if (!fuzz_path_[0]) fuzz_file((const uint8_t *)"", 0);
+        snprintf(fuzz_out_, sizeof fuzz_out_, "%s.out", fuzz_path_);
+    }
+    return fuzz_out_;
 }
 
 // Input bytes as a NUL-terminated string (malloc'd; embedded NULs end it early).
