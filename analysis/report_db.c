@@ -251,8 +251,12 @@ static int read_metrics(Db *d, ReportData *out, const RunKey *keys) {
             x->lo = col_num(st, 3);
             x->hi = col_num(st, 4);
             x->n = (long)sqlite3_column_int64(st, 5);
-            // Infinity is a REAL SQLite stores; no metric or interval end is one.
-            if (isinf(x->value) || isinf(x->lo) || isinf(x->hi)) {
+            // Infinity is a REAL SQLite stores. Only PSNR may be +inf: a run scored
+            // against itself (the full-compute run with reference_steps equal to its
+            // own steps) has identical samples. No other metric or interval end is.
+            int bad_inf = m == RM_PSNR ? (x->value == -INFINITY || x->lo == -INFINITY || x->hi == -INFINITY)
+                                       : (isinf(x->value) || isinf(x->lo) || isinf(x->hi));
+            if (bad_inf) {
                 lz_fail(d->err, "%s: run '%s': metric %s is not finite", d->path, out->runs[i].name, name);
                 sqlite3_finalize(st);  // after the message: name belongs to the statement
                 return -1;

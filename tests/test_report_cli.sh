@@ -45,6 +45,20 @@ else
     fail report_cli_no_render "rc $rc: --no-render --quiet should write scripts and data only, print nothing, same REPORT.md"
 fi
 
+# PSNR is +inf for a full-compute run scored against itself (the demo's DDIM-20):
+# the report takes it; an infinite FID is refused.
+cp "$T/f.db" "$T/inf.db"
+"$PY" -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); r = c.execute('SELECT min(run_id) FROM runs').fetchone()[0]
+c.execute(\"INSERT OR REPLACE INTO metrics (run_id, name, value, ci_low, ci_high, n) VALUES (?, 'psnr', 9e999, 9e999, 9e999, 10)\", (r,)); c.commit()" "$T/inf.db"
+if "$LAZYDIT" report "$T/inf.db" --out "$T/inf" --no-render --quiet 2>"$T/err" && grep -q "PSNR" "$T/inf/REPORT.md"; then
+    pass report_psnr_infinite_accepted
+else
+    fail report_psnr_infinite_accepted "$(head -c 300 "$T/err")"
+fi
+cp "$T/f.db" "$T/inffid.db"
+"$PY" -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE metrics SET value = 9e999 WHERE name = 'fid'\"); c.commit()" "$T/inffid.db"
+expect_fail report_fid_infinite_refused "metric fid is not finite" "$LAZYDIT" report "$T/inffid.db" --out "$T/o_inf"
+
 echo "not a database" >"$T/junk.db"
 cp "$T/f.db" "$T/v2.db"
 "$PY" -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA user_version = 2'); c.commit()" "$T/v2.db"
