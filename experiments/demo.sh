@@ -6,7 +6,7 @@
 # recorded, scored with the project's classifier (FID-, sFID-, IS-proxy,
 # precision/recall, KID, class consistency, and PSNR/SSIM against DDIM-20).
 # Writes results/demo.db and results/demo/REPORT.md with its figures, and
-# prints the main table. About 3-5 minutes on 2 cores.
+# prints the main table. About 100 s on 2 quiet cores, build included.
 #
 # DEMO_RESUME=1 keeps an existing results/demo.db (finished runs are skipped);
 # by default the demo starts from an empty database.
