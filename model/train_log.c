@@ -11,25 +11,26 @@
 #include "model/io/atomic_file.h"
 #include "model/io/file_rules.h"
 
-// Rewrites an existing CSV atomically, keeping the header and the complete
-// rows of steps 1..resume_step: a row is complete when it ends in a newline and
-// has the header's number of fields, so a row torn by a kill is dropped.
-static int keep_rows_up_to(const char *path, const char *header, long resume_step, LzError *err) {
+// Writes the CSV atomically: the header, then (when resuming) the complete rows
+// of steps 1..resume_step of the existing file. A row is complete when it ends
+// in a newline and has the header's number of fields, so a row torn by a kill
+// is dropped. A fresh CSV thus appears with its header in place, and a kill
+// right after the start never leaves it empty or headerless.
+static int write_header_and_rows_up_to(const char *path, const char *header, long resume_step, LzError *err) {
     struct stat st;
     LzError open_err;
-    FILE *old = lz_fopen_input(path, &st, &open_err);
-    if (!old) return 0;  // nothing to keep: the file is created below
+    FILE *old = resume_step > 0 ? lz_fopen_input(path, &st, &open_err) : NULL;  // NULL: nothing to keep
     int fields = 1;
     for (const char *p = header; *p; p++) fields += *p == ',';
     AtomicFile af;
     if (atomic_open(&af, path, err)) {
-        fclose(old);
+        if (old) fclose(old);
         return -1;
     }
     atomic_write(&af, header, strlen(header));
     atomic_write(&af, "\n", 1);
     char line[1024];
-    while (fgets(line, sizeof line, old)) {
+    while (old && fgets(line, sizeof line, old)) {
         size_t n = strlen(line);
         int commas = 0;
         for (size_t i = 0; i < n; i++) commas += line[i] == ',';
@@ -40,9 +41,8 @@ static int keep_rows_up_to(const char *path, const char *header, long resume_ste
             s <= resume_step)
             atomic_write(&af, line, n);
     }
-    fclose(old);
-    if (atomic_commit(&af, err)) return -1;
-    return 1;
+    if (old) fclose(old);
+    return atomic_commit(&af, err);
 }
 
 int train_log_open(TrainLog *l, const char *csv_path, const char *header, long resume_step, long total_steps,
@@ -57,17 +57,7 @@ int train_log_open(TrainLog *l, const char *csv_path, const char *header, long r
     if (!csv_path) return 0;
     l->csv_path = lz_malloc(strlen(csv_path) + 1, "loss CSV path");  // any length: no fixed buffer
     strcpy(l->csv_path, csv_path);
-    int kept = 0;
-    if (resume_step > 0 && (kept = keep_rows_up_to(csv_path, header, resume_step, err)) < 0) return -1;
-    if (!kept) {
-        // A fresh CSV appears with its header in place (written and renamed as one
-        // file), so a kill right after the start never leaves it empty or headerless.
-        AtomicFile af;
-        if (atomic_open(&af, csv_path, err)) return -1;
-        atomic_write(&af, header, strlen(header));
-        atomic_write(&af, "\n", 1);
-        if (atomic_commit(&af, err)) return -1;
-    }
+    if (write_header_and_rows_up_to(csv_path, header, resume_step, err)) return -1;
     l->csv = fopen(csv_path, "a");
     if (!l->csv) return lz_fail(err, "%s: cannot open the loss CSV (%s)", csv_path, strerror(errno));
     return 0;
