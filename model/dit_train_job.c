@@ -213,8 +213,12 @@ int dit_train_run(DitTrainRunResult *r, const DitTrainConfig *tc, const DitTrain
         }
         bool stop = o->stop_after > 0 && run_steps >= o->stop_after;
         if (tr.step % tc->checkpoint_every == 0 || tr.step == tc->steps || stop) {
-            if (dit_trainer_save(&tr, ckpt, tc->config_text, err) ||
-                dit_save_with_schedule(ema_path, c, tr.ema, &tr.hp.schedule, err))
+            // The checkpoint is the commit record: write the EMA file first, so
+            // that a kill between the two leaves an older checkpoint, whose
+            // resume rewrites both. The other order, killed at the last step,
+            // left a finished checkpoint beside the previous step's EMA file.
+            if (dit_save_with_schedule(ema_path, c, tr.ema, &tr.hp.schedule, err) ||
+                dit_trainer_save(&tr, ckpt, tc->config_text, err))
                 goto done;
         }
         if (stop) break;
