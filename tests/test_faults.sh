@@ -87,6 +87,39 @@ want=$(seq 2 2 40 | tr '\n' ' ')
 [ "$rows" = "$want" ] && pass "train: loss.csv has each logged step once after kills" ||
     fail "train: loss.csv rows" "steps '$rows', want '$want'"
 
+# --- train killed right after each file it publishes -------------------------------
+# Deterministic where the kills above are random: LAZYDIT_FAULT_KILL_AFTER=k
+# makes the process SIGKILL itself right after its k-th published file, so
+# every point between two writes (the EMA file and the checkpoint of one step,
+# the last checkpoint and the export) is hit once. Each killed run is resumed
+# and must end bit-identical to the uninterrupted one.
+points=0 diverged="" unresumed=""
+for k in $(seq 1 200); do
+    rm -rf "$T/run"
+    LAZYDIT_FAULT_KILL_AFTER=$k "$L" train --config "$T/run.json" >/dev/null 2>&1
+    rc=$?
+    [ "$rc" -eq 0 ] && break  # fewer than k publishes: every point was covered
+    if [ "$rc" -ne 137 ]; then
+        unresumed="$unresumed point $k: exit $rc, not the injected SIGKILL;"
+        continue
+    fi
+    points=$((points + 1))
+    if ! "$L" train --config "$T/run.json" >/dev/null 2>"$T/resume.err"; then
+        unresumed="$unresumed point $k: $(head -n 1 "$T/resume.err");"
+        continue
+    fi
+    for f in checkpoint.safetensors ema.safetensors export.safetensors; do
+        cmp -s "$T/ref/$f" "$T/run/$f" || diverged="$diverged $f after point $k;"
+    done
+done
+if [ "$points" -ge 40 ] && [ -z "$unresumed" ]; then
+    pass "train killed after each of its $points publishes resumes"
+else
+    fail "train killed after each publish resumes" "$points points;$unresumed"
+fi
+[ -z "$diverged" ] && pass "train killed after each publish ends bit-identical to the uninterrupted run" ||
+    fail "train killed after each publish ends bit-identical" "$diverged"
+
 # --- sample killed at random points ---------------------------------------------
 W="$T/ref/export.safetensors"
 # expect_fail, but progress lines ("resuming ...", "training ...") may precede the error line.
@@ -133,6 +166,23 @@ for k in 1 2 3 4; do
 done
 [ -z "$bad" ] && pass "sample: outputs complete (old or new) after 4 SIGKILLs at random points" ||
     fail "sample: outputs after kills" "$bad"
+# And killed right after each of its published outputs in turn (sample, labels, grid).
+points=0 bad=""
+for k in 1 2 3 4; do
+    cp "$T/old_o.npy" "$S/o.npy" && cp "$T/old_labels.npy" "$S/o_labels.npy" && cp "$T/old_g.png" "$S/g.png"
+    LAZYDIT_FAULT_KILL_AFTER=$k "$L" sample --weights "$W" --n 400 --steps 20 --seed 2 --out "$S/o.npy" \
+        --png "$S/g.png" --quiet >/dev/null 2>&1
+    rc=$?
+    [ "$rc" -eq 0 ] && break
+    [ "$rc" -eq 137 ] || { bad="$bad point $k: exit $rc;"; continue; }
+    points=$((points + 1))
+    for f in o.npy:old_o.npy:new_o.npy o_labels.npy:old_labels.npy:new_o_labels.npy g.png:old_g.png:new_g.png; do
+        IFS=: read -r out old new <<<"$f"
+        cmp -s "$S/$out" "$T/$old" || cmp -s "$S/$out" "$T/$new" || bad="$bad $out after point $k;"
+    done
+done
+[ "$points" -eq 3 ] && [ -z "$bad" ] && pass "sample: outputs complete (old or new) when killed after each of its 3 publishes" ||
+    fail "sample: killed after each publish" "$points points;$bad"
 "$L" sample --weights "$W" --n 400 --steps 20 --seed 2 --out "$S/o.npy" --png "$S/g.png" --quiet >/dev/null 2>&1
 left=$(temps_in "$S")
 cmp -s "$S/o.npy" "$T/new_o.npy" && [ -z "$left" ] && pass "sample: the next run completes and leaves no temporary" ||

@@ -57,6 +57,27 @@ diff <(strip "$T/full/loss.csv") <(strip "$T/parts/loss.csv") >/dev/null &&
 expect_fail "train-lazy: resuming with another rho is refused, naming it" "rho_attn was 0.001, now 0.002" \
     "$LAZYDIT" train-lazy "${common[@]}" --rho-attn 2e-3 --out-dir "$T/parts"
 
+# --- killed right after each file it publishes (LAZYDIT_FAULT_KILL_AFTER=k:
+# SIGKILL right after the k-th published file), then resumed: every point
+# between two writes is hit once and each run ends as the uninterrupted one.
+points=0 bad=""
+for k in $(seq 1 50); do
+    rm -rf "$T/killed"
+    LAZYDIT_FAULT_KILL_AFTER=$k "$LAZYDIT" train-lazy "${common[@]}" --out-dir "$T/killed" >/dev/null 2>&1
+    rc=$?
+    [ "$rc" -eq 0 ] && break
+    [ "$rc" -eq 137 ] || { bad="$bad point $k: exit $rc;"; continue; }
+    points=$((points + 1))
+    "$LAZYDIT" train-lazy "${common[@]}" --out-dir "$T/killed" >/dev/null 2>"$T/killed.err" ||
+        { bad="$bad point $k: $(head -n 1 "$T/killed.err");"; continue; }
+    same_tensors "$T/full/gates.safetensors" "$T/killed/gates.safetensors" &&
+        same_tensors "$T/full/checkpoint.safetensors" "$T/killed/checkpoint.safetensors" ||
+        bad="$bad point $k: tensors differ;"
+done
+[ "$points" -ge 4 ] && [ -z "$bad" ] &&
+    pass "train-lazy: killed after each of its $points publishes, resumed, ends bit-identical to the uninterrupted run" ||
+    fail "train-lazy: killed after each publish" "$points points;$bad"
+
 # --- the gate file's metadata
 g="$T/full/gates.safetensors"
 sha=$(sha256sum "$T/dit.safetensors" | cut -d' ' -f1)

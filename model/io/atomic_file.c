@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +16,23 @@
 // Distinguishes temporaries made by concurrent writers in one process; O_EXCL
 // below settles any remaining clash (another process, a stale file).
 static atomic_uint tmp_counter;
+
+static atomic_long published_count;
+
+void lz_fault_after_publish(void) {
+    const char *v = getenv("LAZYDIT_FAULT_KILL_AFTER");
+    if (!v || !*v) return;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || n < 1) {
+        static atomic_int warned;
+        if (!atomic_exchange(&warned, 1))
+            fprintf(stderr, "LAZYDIT_FAULT_KILL_AFTER=%.40s: not a positive integer; ignored\n", v);
+        return;
+    }
+    if (atomic_fetch_add(&published_count, 1) + 1 == n) raise(SIGKILL);
+}
 
 int atomic_open(AtomicFile *af, const char *path, LzError *err) {
     memset(af, 0, sizeof *af);
@@ -91,6 +110,7 @@ int atomic_commit(AtomicFile *af, LzError *err) {
     }
     free(af->tmp_path);
     af->tmp_path = NULL;
+    lz_fault_after_publish();
     return 0;
 }
 

@@ -29,6 +29,13 @@ int atomic_commit(AtomicFile *af, LzError *err);
 // Gives up: closes and removes the temporary. Safe to call after a failed commit.
 void atomic_abort(AtomicFile *af);
 
+// Fault injection for the crash-consistency tests (tests/test_faults.sh): with
+// LAZYDIT_FAULT_KILL_AFTER=N in the environment the process kills itself with
+// SIGKILL right after the N-th file it publishes (an atomic commit or a run's
+// staged output), so a test can stop a run at every publish point in turn
+// instead of at random times. Without the variable it does nothing.
+void lz_fault_after_publish(void);
+
 // mkdir -p: creates dir and its missing parents. 0 on success or when it
 // already exists as a directory; -1 with a one-line message otherwise.
 int lz_mkdir_p(const char *dir, LzError *err);

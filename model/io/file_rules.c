@@ -436,6 +436,7 @@ int run_files_publish(RunFiles *rf, LzError *err) {
         }
         free(f->staged);
         f->staged = NULL;
+        lz_fault_after_publish();
     }
     rf->published = 1;
     return 0;
